@@ -1,0 +1,55 @@
+// Named limits, each with the reason for its value. Every queue, batch, document
+// and string in the system is bounded by one of these.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace velocity::limits {
+
+// A document's encoded size. Coordination data is small; 1 MiB keeps one Raft
+// entry, one RocksDB value and one frame comfortably bounded (etcd: 1.5 MiB).
+inline constexpr size_t document_bytes_max = 1 << 20;
+
+// JSON text accepted at the human edges: a document plus generous syntax overhead.
+inline constexpr size_t json_text_bytes_max = 4 << 20;
+
+// Nesting of lists and maps. Deep enough for any sane document; shallow enough
+// that recursive code cannot exhaust the stack.
+inline constexpr size_t nesting_depth_max = 64;
+
+// One string or bytes value inside a document.
+inline constexpr size_t string_bytes_max = document_bytes_max;
+
+// Document ids and field names travel in every key; keep keys short.
+inline constexpr size_t id_bytes_max = 256;
+inline constexpr size_t field_name_bytes_max = 256;
+inline constexpr size_t collection_name_bytes_max = 128;
+inline constexpr size_t index_name_bytes_max = 128;
+
+// Schema shape.
+inline constexpr size_t schema_fields_max = 1024;
+inline constexpr size_t indexes_per_collection_max = 32;
+inline constexpr size_t index_fields_max = 8;
+
+// An index key (all encoded components plus the id) stays small so index scans
+// stay cheap.
+inline constexpr size_t index_key_bytes_max = 4096;
+
+// One list/count page. Lists are resumable with a cursor rather than long.
+inline constexpr uint32_t list_limit_max = 10000;
+inline constexpr uint32_t list_limit_default = 100;
+
+// A claim that walks this many index entries without a match answers with an
+// error instead of "none", so "none" always means "nothing eligible".
+inline constexpr size_t claim_scan_entries_max = 100000;
+
+// Filter conditions in one claim or compare-and-swap.
+inline constexpr size_t filter_conditions_max = 64;
+
+// Cap'n Proto decode of stored or received documents: traversal limit in words
+// (8 bytes each) and nesting, checked before any field is read.
+inline constexpr uint64_t capnp_traversal_words_max = (document_bytes_max / 8) * 4;
+inline constexpr int capnp_nesting_max = static_cast<int>(nesting_depth_max) + 8;
+
+}  // namespace velocity::limits
