@@ -1,0 +1,1 @@
+# Schemas, validation and filters. (suites are added as they land)

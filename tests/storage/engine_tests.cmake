@@ -1,0 +1,1 @@
+# Engines: conformance, crash tests. (suites are added as they land)

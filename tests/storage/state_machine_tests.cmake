@@ -1,0 +1,1 @@
+# Document state machine: unit, model and claim tests. (suites are added as they land)
