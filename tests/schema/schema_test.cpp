@@ -545,6 +545,39 @@ CAF_TEST(schema from value validates the schema) {
   CAF_CHECK(mentions(message, "partition key 'name': must be required"));
 }
 
+namespace {
+
+value spec(std::string type, bool required = false, std::optional<value> default_value = std::nullopt) {
+  value_map m{{"type", value{std::move(type)}}};
+  if (required) m.emplace("required", value{true});
+  if (default_value) m.emplace("default", std::move(*default_value));
+  return value{std::move(m)};
+}
+
+}  // namespace
+
+// The value parse_json gives for configs/schemas/jobs.json, written out by hand.
+CAF_TEST(the jobs example schema parses into the expected schema) {
+  value v{value_map{
+      {"collection", value{"jobs"}},
+      {"fields", value{value_map{{"colony", spec("string", true)},
+                                 {"executor_type", spec("string", true)},
+                                 {"state", spec("string", true, value{"waiting"})},
+                                 {"priority_time", spec("timestamp", true)},
+                                 {"cpu", spec("int", false, value{1})},
+                                 {"targets", spec("list", false, value{value_list{}})},
+                                 {"name", spec("string")}}}},
+      {"indexes", value{value_list{value{value_map{
+                      {"name", value{"by_state"}},
+                      {"fields", value{value_list{value{"colony"}, value{"executor_type"},
+                                                  value{"state"}, value{"priority_time"}}}}}}}}},
+      {"partition_key", value{"colony"}},
+      {"strict", value{false}}}};
+  auto s = schema_from_value(v);
+  CAF_REQUIRE(s.ok());
+  CAF_CHECK(*s == jobs_schema());
+}
+
 // ---- schema changes ----
 
 CAF_TEST(schema changes may alter fields and indexes) {
