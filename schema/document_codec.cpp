@@ -1,1 +1,244 @@
-// (being written)
+// Cap'n Proto encoding of values and documents (see document_codec.hpp and
+// protocols/value.capnp).
+//
+// Decoding is the one edge where stored or received bytes meet Cap'n Proto, so it
+// validates everything: size a non-zero multiple of 8 bytes, a word-aligned copy
+// when the caller's buffer is not aligned, no bytes after the message, the
+// traversal and nesting limits of protocols/limits.hpp, value nesting at most
+// limits::nesting_depth_max, known union members only, map keys strictly
+// ascending. Cap'n Proto reports bad pointers by throwing kj::Exception; it is
+// caught here and returned as corruption.
+//
+// Invariants: encode(decode(b)) == b is not promised (Cap'n Proto allows several
+// layouts), but decode(encode(v)) == v for every value within the limits.
+//
+// Thread safety: pure functions.
+#include "schema/document_codec.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "protocols/limits.hpp"
+#include "protocols/value.capnp.h"
+
+namespace velocity {
+namespace {
+
+constexpr size_t word_bytes = sizeof(capnp::word);
+
+capnp::Text::Reader text_of(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+capnp::Data::Reader data_of(std::string_view s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+void build_value(wire::Value::Builder out, const value& v);
+
+void build_entries(capnp::List<wire::Value::Entry>::Builder out, const value_map& entries) {
+  unsigned index = 0;
+  for (const auto& [key, item] : entries) {
+    auto entry = out[index++];
+    entry.setKey(text_of(key));
+    build_value(entry.initValue(), item);
+  }
+}
+
+void build_value(wire::Value::Builder out, const value& v) {
+  switch (v.kind()) {
+    case value_kind::null: out.setNull(); return;
+    case value_kind::boolean: out.setBool(v.as_bool()); return;
+    case value_kind::integer: out.setInt(v.as_int()); return;
+    case value_kind::floating: out.setFloat(v.as_float()); return;
+    case value_kind::string: out.setString(text_of(v.as_string())); return;
+    case value_kind::bytes: out.setBytes(data_of(v.as_bytes().data)); return;
+    case value_kind::list: {
+      const auto& items = v.as_list();
+      auto list = out.initList(static_cast<unsigned>(items.size()));
+      for (unsigned i = 0; i < items.size(); ++i) build_value(list[i], items[i]);
+      return;
+    }
+    case value_kind::map: {
+      const auto& entries = v.as_map();
+      build_entries(out.initMap(static_cast<unsigned>(entries.size())), entries);
+      return;
+    }
+  }
+}
+
+void build_document(capnp::MallocMessageBuilder& message, const document& d) {
+  auto root = message.initRoot<wire::Document>();
+  root.setId(text_of(d.id));
+  root.setVersion(d.version);
+  root.setCreatedNs(d.created_ns);
+  root.setModifiedNs(d.modified_ns);
+  root.setRevision(d.revision);
+  build_entries(root.initFields(static_cast<unsigned>(d.fields.size())), d.fields);
+}
+
+std::string flatten(capnp::MallocMessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+status corruption(std::string message) {
+  return status{error_code::corruption, std::move(message)};
+}
+
+std::string too_deep_message() {
+  return "document nesting deeper than " + std::to_string(limits::nesting_depth_max);
+}
+
+status_or<value> read_value(wire::Value::Reader in, size_t depth);
+
+// Map entries (also a document's fields); keys must be strictly ascending.
+status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, size_t depth) {
+  value_map entries;
+  for (auto entry : in) {
+    auto key = entry.getKey();
+    std::string_view key_view{key.cStr(), key.size()};
+    if (!entries.empty() && std::string_view{entries.rbegin()->first} >= key_view)
+      return corruption("map keys are not strictly ascending at \"" + std::string{key_view} + "\"");
+    auto item = read_value(entry.getValue(), depth + 1);
+    if (!item.ok()) return item.error();
+    entries.emplace_hint(entries.end(), std::string{key_view}, std::move(item).value());
+  }
+  return entries;
+}
+
+status_or<value> read_list(capnp::List<wire::Value>::Reader in, size_t depth) {
+  value_list items;
+  items.reserve(in.size());
+  for (auto item : in) {
+    auto decoded = read_value(item, depth + 1);
+    if (!decoded.ok()) return decoded.error();
+    items.push_back(std::move(decoded).value());
+  }
+  return value{std::move(items)};
+}
+
+// depth counts the containers around `in`; a container at depth d makes its
+// value at least d + 1 deep.
+status_or<value> read_value(wire::Value::Reader in, size_t depth) {
+  switch (in.which()) {
+    case wire::Value::NULL_: return value{};
+    case wire::Value::BOOL: return value{in.getBool()};
+    case wire::Value::INT: return value{in.getInt()};
+    case wire::Value::FLOAT: return value{in.getFloat()};
+    case wire::Value::STRING: {
+      auto text = in.getString();
+      return value{std::string{text.cStr(), text.size()}};
+    }
+    case wire::Value::BYTES: {
+      auto data = in.getBytes();
+      return value{bytes_value{std::string{reinterpret_cast<const char*>(data.begin()), data.size()}}};
+    }
+    case wire::Value::LIST:
+      if (depth + 1 > limits::nesting_depth_max) return corruption(too_deep_message());
+      return read_list(in.getList(), depth);
+    case wire::Value::MAP: {
+      if (depth + 1 > limits::nesting_depth_max) return corruption(too_deep_message());
+      auto entries = read_entries(in.getMap(), depth);
+      if (!entries.ok()) return entries.error();
+      return value{std::move(entries).value()};
+    }
+  }
+  return corruption("unknown value kind " + std::to_string(static_cast<unsigned>(in.which())));
+}
+
+status_or<document> read_document(wire::Document::Reader in) {
+  document d;
+  auto id = in.getId();
+  d.id.assign(id.cStr(), id.size());
+  d.version = in.getVersion();
+  d.created_ns = in.getCreatedNs();
+  d.modified_ns = in.getModifiedNs();
+  d.revision = in.getRevision();
+  // Fields are the document's top-level map: its entries sit at depth 1.
+  auto fields = read_entries(in.getFields(), 0);
+  if (!fields.ok()) return fields.error();
+  d.fields = std::move(fields).value();
+  return d;
+}
+
+// Cap'n Proto spends one nesting level per pointer followed and per struct
+// element of a list. A map level costs three (entry list, entry, value struct),
+// a list level two, and a document a few more (root, fields, entry, value).
+// limits::capnp_nesting_max (nesting_depth_max + 8) would reject valid values
+// nested more than about 24 maps deep, so the reader allows the larger bound
+// below; our own depth check in read_value enforces limits::nesting_depth_max.
+constexpr int capnp_nesting_needed = 3 * static_cast<int>(limits::nesting_depth_max) + 8;
+
+capnp::ReaderOptions reader_options() {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = limits::capnp_traversal_words_max;
+  options.nestingLimit = std::max(limits::capnp_nesting_max, capnp_nesting_needed);
+  return options;
+}
+
+// Validates framing, then runs read(root reader) with Cap'n Proto exceptions
+// turned into corruption. Root is wire::Value or wire::Document.
+template <class Root, class Result, class Read>
+status_or<Result> decode_root(std::string_view bytes, const char* what, Read read) {
+  if (bytes.empty()) return corruption(std::string{what} + " is empty");
+  if (bytes.size() % word_bytes != 0)
+    return corruption(std::string{what} + " size " + std::to_string(bytes.size()) +
+                      " is not a multiple of 8 bytes");
+  // Cap'n Proto reads words in place; copy when the caller's buffer is unaligned.
+  std::vector<capnp::word> copy;
+  const auto* words = reinterpret_cast<const capnp::word*>(bytes.data());
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
+    copy.resize(bytes.size() / word_bytes);
+    std::memcpy(copy.data(), bytes.data(), bytes.size());
+    words = copy.data();
+  }
+  kj::ArrayPtr<const capnp::word> array(words, bytes.size() / word_bytes);
+  try {
+    capnp::FlatArrayMessageReader reader(array, reader_options());
+    if (reader.getEnd() != array.end())
+      return corruption(std::string{what} + " has bytes after the message");
+    return read(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    return corruption(std::string{what} + " is corrupt: " + e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return corruption(std::string{what} + " is corrupt: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string encode_document(const document& d) {
+  capnp::MallocMessageBuilder message;
+  build_document(message, d);
+  return flatten(message);
+}
+
+status_or<document> decode_document(std::string_view bytes) {
+  return decode_root<wire::Document, document>(bytes, "document",
+                                               [](wire::Document::Reader root) { return read_document(root); });
+}
+
+std::string encode_value(const value& v) {
+  capnp::MallocMessageBuilder message;
+  build_value(message.initRoot<wire::Value>(), v);
+  return flatten(message);
+}
+
+status_or<value> decode_value(std::string_view bytes) {
+  return decode_root<wire::Value, value>(bytes, "value",
+                                         [](wire::Value::Reader root) { return read_value(root, 0); });
+}
+
+size_t encoded_document_bytes(const document& d) {
+  capnp::MallocMessageBuilder message;
+  build_document(message, d);
+  return capnp::computeSerializedSizeInWords(message) * word_bytes;
+}
+
+}  // namespace velocity
