@@ -1,1 +1,425 @@
-// (being written)
+// The document state machine: open/recovery, apply and its write discipline,
+// and the single-document writes (insert, update, replace, delete, CAS).
+// Reads live in state_machine_read.cpp, claim and schemas in their own files.
+//
+// Thread safety and invariants: see storage/state_machine.hpp.
+#include "storage/state_machine.hpp"
+
+#include "protocols/limits.hpp"
+#include "schema/document_codec.hpp"
+#include "storage/keys.hpp"
+
+namespace velocity {
+
+namespace {
+
+std::string doc_name(std::string_view collection, std::string_view id) {
+  std::string out{collection};
+  out += '/';
+  out += id;
+  return out;
+}
+
+reply failure(error_code code, std::string message) {
+  reply r;
+  r.st = status{code, std::move(message)};
+  return r;
+}
+
+reply failure(status st) {
+  reply r;
+  r.st = std::move(st);
+  return r;
+}
+
+// version_conflict reply carrying the stored version (0 if absent).
+reply version_conflict(std::string_view collection, std::string_view id, uint64_t expected,
+                       const document& stored) {
+  reply r = failure(error_code::version_conflict,
+                    doc_name(collection, id) + " expected version " + std::to_string(expected) +
+                        ", stored version " + std::to_string(stored.version));
+  r.current_version = stored.version;
+  r.doc = stored;
+  return r;
+}
+
+reply not_found(std::string_view collection, std::string_view id) {
+  return failure(error_code::not_found, "document " + doc_name(collection, id) + " does not exist");
+}
+
+// Index tuples in messages; short on purpose (not JSON: ids and strings are
+// quoted, containers only named) so a message stays one readable line.
+std::string describe_part(const value& v) {
+  switch (v.kind()) {
+    case value_kind::null: return "null";
+    case value_kind::boolean: return v.as_bool() ? "true" : "false";
+    case value_kind::integer: return std::to_string(v.as_int());
+    case value_kind::floating: return std::to_string(v.as_float());
+    case value_kind::string: return "\"" + v.as_string() + "\"";
+    default: return std::string{to_string(v.kind())};
+  }
+}
+
+}  // namespace
+
+std::string describe_tuple(const std::vector<value>& tuple) {
+  std::string out = "[";
+  for (size_t i = 0; i < tuple.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += describe_part(tuple[i]);
+  }
+  return out + "]";
+}
+
+namespace {
+
+}  // namespace
+
+bool is_read(const command& c) {
+  return std::holds_alternative<cmd::get>(c) || std::holds_alternative<cmd::list>(c) ||
+         std::holds_alternative<cmd::count>(c);
+}
+
+state_machine::state_machine(engine& e, uint32_t shard_id) : engine_(e), shard_id_(shard_id) {
+  VELOCITY_CHECK(shard_id != 0xffffffffu);
+}
+
+status state_machine::open() {
+  std::string applied_bytes;
+  status got = engine_.get(column::meta, keys::applied_key(shard_id_), applied_bytes);
+  uint64_t applied = 0;
+  if (got.ok()) {
+    auto decoded = keys::decode_u64(applied_bytes);
+    if (!decoded) return {error_code::corruption, "applied index of shard " + std::to_string(shard_id_) + " is not 8 bytes"};
+    applied = *decoded;
+  } else if (got.code() != error_code::not_found) {
+    return got;
+  }
+  std::map<std::string, collection_schema, std::less<>> loaded;
+  std::string prefix = keys::collection_prefix(shard_id_, schemas_collection);
+  scan_options options{.lower = prefix, .upper = keys::range_end(prefix)};
+  auto it = engine_.scan(column::documents, options);
+  for (; it->valid(); it->next()) {
+    auto doc = decode_document(it->value());
+    if (!doc.ok()) return {error_code::corruption, "stored schema: " + doc.error().message()};
+    auto schema = schema_from_value(value{doc->fields});
+    if (!schema.ok()) {
+      return {error_code::corruption, "stored schema '" + doc->id + "': " + schema.error().message()};
+    }
+    loaded.emplace(schema->collection, std::move(schema.value()));
+  }
+  if (status scanned = it->error(); !scanned.ok()) return scanned;
+  applied_index_ = applied;
+  schemas_ = std::move(loaded);
+  opened_ = true;
+  return {};
+}
+
+const collection_schema* state_machine::find_schema(std::string_view collection) const {
+  auto found = schemas_.find(collection);
+  return found == schemas_.end() ? nullptr : &found->second;
+}
+
+reply state_machine::apply(uint64_t log_index, const command& c) {
+  VELOCITY_CHECK(opened_);
+  if (auto* g = std::get_if<cmd::get>(&c)) return do_get(*g);
+  if (auto* l = std::get_if<cmd::list>(&c)) return do_list(*l);
+  if (auto* n = std::get_if<cmd::count>(&c)) return do_count(*n);
+  if (log_index <= applied_index_) {
+    return failure(error_code::invalid_argument,
+                   "stale log index " + std::to_string(log_index) + ": shard " +
+                       std::to_string(shard_id_) + " has applied up to " +
+                       std::to_string(applied_index_) + "; replay skips it");
+  }
+  mutation m;
+  m.log_index = log_index;
+  reply r = dispatch_write(c, m);
+  if (!r.st.ok()) {
+    // A failed command writes nothing but still consumes its log index.
+    m.batch.clear();
+    m.schema_put.reset();
+    m.schema_erased.reset();
+  }
+  m.batch.put(column::meta, keys::applied_key(shard_id_), keys::encode_u64(log_index));
+  if (status written = engine_.write(m.batch, write_options_); !written.ok()) {
+    return failure(std::move(written));
+  }
+  applied_index_ = log_index;
+  if (m.schema_erased) schemas_.erase(*m.schema_erased);
+  if (m.schema_put) schemas_.insert_or_assign(m.schema_put->collection, *m.schema_put);
+  return r;
+}
+
+reply state_machine::dispatch_write(const command& c, mutation& m) {
+  switch (c.index()) {
+    case 0: return do_insert(std::get<cmd::insert>(c), m);
+    case 2: return do_update(std::get<cmd::update>(c), m);
+    case 3: return do_replace(std::get<cmd::replace>(c), m);
+    case 4: return do_erase(std::get<cmd::erase>(c), m);
+    case 5: return do_compare_and_swap(std::get<cmd::compare_and_swap>(c), m);
+    case 8: return do_claim(std::get<cmd::claim>(c), m);
+    case 9: return do_create_schema(std::get<cmd::create_schema>(c), m);
+    case 10: return do_alter_schema(std::get<cmd::alter_schema>(c), m);
+    case 11: return do_drop_schema(std::get<cmd::drop_schema>(c), m);
+    default: break;
+  }
+  VELOCITY_CHECK(!"dispatch_write called with a read command");
+  return {};
+}
+
+status_or<const collection_schema*> state_machine::user_collection(std::string_view name) const {
+  if (!name.empty() && name.front() == '_') {
+    return status{error_code::invalid_argument,
+                  "collection '" + std::string{name} + "' is reserved: names starting with '_' are system collections"};
+  }
+  const collection_schema* schema = find_schema(name);
+  if (schema == nullptr) {
+    return status{error_code::unknown_collection,
+                  "collection '" + std::string{name} + "' does not exist; create it with a schema"};
+  }
+  return schema;
+}
+
+status_or<std::optional<document>> state_machine::load_document(std::string_view collection,
+                                                                std::string_view id) {
+  std::string bytes;
+  status got = engine_.get(column::documents, keys::document_key(shard_id_, collection, id), bytes);
+  if (got.code() == error_code::not_found) return std::optional<document>{};
+  if (!got.ok()) return got;
+  auto doc = decode_document(bytes);
+  if (!doc.ok()) {
+    return status{error_code::corruption, "document " + doc_name(collection, id) + ": " + doc.error().message()};
+  }
+  return std::optional<document>{std::move(doc.value())};
+}
+
+status state_machine::check_unique(const collection_schema& schema, const index_spec& index,
+                                   const std::vector<value>& tuple, std::string_view id) {
+  // Like SQL NULL: a key with a null (or absent) component is never a duplicate.
+  for (const value& part : tuple) {
+    if (part.is_null()) return {};
+  }
+  std::string prefix = keys::index_tuple_prefix(shard_id_, schema.collection, index.name, tuple);
+  scan_options options{.lower = prefix, .upper = keys::range_end(prefix)};
+  auto it = engine_.scan(column::indexes, options);
+  for (; it->valid(); it->next()) {
+    if (it->value() != id) {
+      return {error_code::unique_violation,
+              "unique index '" + index.name + "' of " + schema.collection + " already holds " +
+                  describe_tuple(tuple) + " for document '" + std::string{it->value()} + "'"};
+    }
+  }
+  return it->error();
+}
+
+status state_machine::stage_document(const collection_schema& schema, const document* before,
+                                     const document& after, mutation& m) {
+  if (auto problems = validate_document(schema, after.fields); !problems.empty()) {
+    return violations_to_status(problems);
+  }
+  size_t bytes = encoded_document_bytes(after);
+  if (bytes > limits::document_bytes_max) {
+    return {error_code::too_large, "document " + doc_name(schema.collection, after.id) + " encodes to " +
+                                       std::to_string(bytes) + " bytes, more than the limit of " +
+                                       std::to_string(limits::document_bytes_max)};
+  }
+  std::vector<std::string> puts;  // in index declaration order
+  std::vector<std::string> erases;
+  for (const index_spec& index : schema.indexes) {
+    auto tuple = index_values(index, after.fields);
+    std::string key = keys::index_key(shard_id_, schema.collection, index.name, tuple, after.id);
+    if (key.size() > limits::index_key_bytes_max) {
+      return {error_code::too_large, "index '" + index.name + "' key of " +
+                                         doc_name(schema.collection, after.id) + " is " +
+                                         std::to_string(key.size()) + " bytes, more than " +
+                                         std::to_string(limits::index_key_bytes_max)};
+    }
+    if (before != nullptr) {
+      auto old_tuple = index_values(index, before->fields);
+      if (old_tuple == tuple) continue;  // unchanged entry: nothing to write
+      erases.push_back(keys::index_key(shard_id_, schema.collection, index.name, old_tuple, before->id));
+    }
+    if (index.unique) {
+      if (status unique = check_unique(schema, index, tuple, after.id); !unique.ok()) return unique;
+    }
+    puts.push_back(std::move(key));
+  }
+  for (const std::string& key : erases) m.batch.erase(column::indexes, key);
+  for (const std::string& key : puts) m.batch.put(column::indexes, key, after.id);
+  m.batch.put(column::documents, keys::document_key(shard_id_, schema.collection, after.id),
+              encode_document(after));
+  return {};
+}
+
+status state_machine::stage_erase(const collection_schema& schema, const document& before,
+                                  mutation& m) {
+  for (const index_spec& index : schema.indexes) {
+    auto tuple = index_values(index, before.fields);
+    m.batch.erase(column::indexes, keys::index_key(shard_id_, schema.collection, index.name, tuple, before.id));
+  }
+  m.batch.erase(column::documents, keys::document_key(shard_id_, schema.collection, before.id));
+  return stage_count_delta(schema.collection, -1, m);
+}
+
+status state_machine::stage_count_delta(std::string_view collection, int64_t delta, mutation& m) {
+  std::string key = keys::count_key(shard_id_, collection);
+  std::string bytes;
+  uint64_t current = 0;
+  status got = engine_.get(column::meta, key, bytes);
+  if (got.ok()) {
+    auto decoded = keys::decode_u64(bytes);
+    if (!decoded) return {error_code::corruption, "counter of collection '" + std::string{collection} + "' is not 8 bytes"};
+    current = *decoded;
+  } else if (got.code() != error_code::not_found) {
+    return got;
+  }
+  VELOCITY_CHECK(delta >= 0 || current >= static_cast<uint64_t>(-delta));
+  m.batch.put(column::meta, key, keys::encode_u64(current + static_cast<uint64_t>(delta)));
+  return {};
+}
+
+reply state_machine::do_insert(const cmd::insert& c, mutation& m) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return failure(schema.error());
+  if (c.id.empty()) {
+    return failure(error_code::invalid_argument,
+                   "insert into " + c.collection + " needs an id: ids are generated by the router or client");
+  }
+  if (c.id.size() > limits::id_bytes_max) {
+    return failure(error_code::invalid_argument, "document id of " + std::to_string(c.id.size()) +
+                                                     " bytes is longer than the limit of " +
+                                                     std::to_string(limits::id_bytes_max));
+  }
+  auto existing = load_document(c.collection, c.id);
+  if (!existing.ok()) return failure(existing.error());
+  if (existing->has_value()) {
+    reply r = failure(error_code::already_exists, "document " + doc_name(c.collection, c.id) + " already exists");
+    r.current_version = (*existing)->version;
+    return r;
+  }
+  document doc;
+  doc.id = c.id;
+  doc.version = 1;
+  doc.created_ns = c.time_ns;
+  doc.modified_ns = c.time_ns;
+  doc.revision = m.log_index;
+  doc.fields = c.fields;
+  apply_defaults(**schema, doc.fields);
+  if (status staged = stage_document(**schema, nullptr, doc, m); !staged.ok()) return failure(staged);
+  if (status counted = stage_count_delta(c.collection, 1, m); !counted.ok()) return failure(counted);
+  reply r;
+  r.doc = std::move(doc);
+  return r;
+}
+
+reply state_machine::write_changed(const collection_schema& schema, const document& before,
+                                   value_map new_fields, int64_t time_ns, mutation& m) {
+  document after = before;
+  after.fields = std::move(new_fields);
+  after.version = before.version + 1;
+  after.modified_ns = time_ns;
+  after.revision = m.log_index;
+  if (status staged = stage_document(schema, &before, after, m); !staged.ok()) return failure(staged);
+  reply r;
+  r.doc = std::move(after);
+  return r;
+}
+
+reply state_machine::do_update(const cmd::update& c, mutation& m) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return failure(schema.error());
+  auto stored = load_document(c.collection, c.id);
+  if (!stored.ok()) return failure(stored.error());
+  if (!stored->has_value()) return not_found(c.collection, c.id);
+  const document& before = **stored;
+  if (c.expected_version && *c.expected_version != before.version) {
+    return version_conflict(c.collection, c.id, *c.expected_version, before);
+  }
+  value_map fields = before.fields;
+  merge_patch(fields, c.patch);
+  return write_changed(**schema, before, std::move(fields), c.time_ns, m);
+}
+
+reply state_machine::do_replace(const cmd::replace& c, mutation& m) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return failure(schema.error());
+  auto stored = load_document(c.collection, c.id);
+  if (!stored.ok()) return failure(stored.error());
+  if (!stored->has_value()) return not_found(c.collection, c.id);
+  const document& before = **stored;
+  if (c.expected_version && *c.expected_version != before.version) {
+    return version_conflict(c.collection, c.id, *c.expected_version, before);
+  }
+  value_map fields = c.fields;
+  apply_defaults(**schema, fields);
+  return write_changed(**schema, before, std::move(fields), c.time_ns, m);
+}
+
+reply state_machine::do_erase(const cmd::erase& c, mutation& m) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return failure(schema.error());
+  auto stored = load_document(c.collection, c.id);
+  if (!stored.ok()) return failure(stored.error());
+  if (!stored->has_value()) return not_found(c.collection, c.id);
+  const document& before = **stored;
+  if (c.expected_version && *c.expected_version != before.version) {
+    return version_conflict(c.collection, c.id, *c.expected_version, before);
+  }
+  if (status staged = stage_erase(**schema, before, m); !staged.ok()) return failure(staged);
+  return {};
+}
+
+reply state_machine::do_compare_and_swap(const cmd::compare_and_swap& c, mutation& m) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return failure(schema.error());
+  if (status valid = validate_filter(c.condition); !valid.ok()) return failure(valid);
+  auto stored = load_document(c.collection, c.id);
+  if (!stored.ok()) return failure(stored.error());
+  if (!stored->has_value()) return not_found(c.collection, c.id);
+  const document& before = **stored;
+  if (c.expected_version && *c.expected_version != before.version) {
+    return version_conflict(c.collection, c.id, *c.expected_version, before);
+  }
+  if (!matches(c.condition, before.fields)) {
+    reply r = failure(error_code::condition_failed,
+                      "document " + doc_name(c.collection, c.id) + " at version " +
+                          std::to_string(before.version) + " does not match the condition");
+    r.current_version = before.version;
+    r.doc = before;
+    return r;
+  }
+  value_map fields;
+  if (c.merge) {
+    fields = before.fields;
+    merge_patch(fields, c.fields);
+  } else {
+    fields = c.fields;
+    apply_defaults(**schema, fields);
+  }
+  return write_changed(**schema, before, std::move(fields), c.time_ns, m);
+}
+
+status_or<state_machine::key_bounds> state_machine::index_bounds(const collection_schema& schema,
+                                                                  const index_range& range) const {
+  const index_spec* index = schema.find_index(range.index);
+  if (index == nullptr) {
+    return status{error_code::invalid_argument,
+                  "index '" + range.index + "' does not exist in collection " + schema.collection};
+  }
+  for (const auto* end : {&range.from, &range.to}) {
+    if (*end && (*end)->size() > index->fields.size()) {
+      return status{error_code::invalid_argument,
+                    "index range of '" + range.index + "' has " + std::to_string((*end)->size()) +
+                        " values but the index has " + std::to_string(index->fields.size()) + " fields"};
+    }
+  }
+  std::string prefix = keys::index_prefix(shard_id_, schema.collection, index->name);
+  key_bounds bounds{prefix, keys::range_end(prefix)};
+  if (range.from) bounds.lower = keys::index_tuple_prefix(shard_id_, schema.collection, index->name, *range.from);
+  if (range.to) {
+    bounds.upper = keys::range_end(keys::index_tuple_prefix(shard_id_, schema.collection, index->name, *range.to));
+  }
+  return bounds;
+}
+
+}  // namespace velocity

@@ -1,0 +1,144 @@
+// The deterministic document state machine of one shard.
+//
+// Every replica of a shard applies the same commands (storage/commands.hpp) in
+// the same log order and must end in the same state with the same replies. So:
+// time comes only from the command (time_ns), never from a clock; every scan
+// and every batch follows the engine's key order or std::map order; nothing
+// depends on pointer values, hashing or randomness.
+//
+// Atomicity: each write command produces exactly one write_batch holding the
+// document, its index entries, the collection counter and the applied index.
+// A write command that fails (validation, conflict, missing document) still
+// consumes its log index: its batch holds only the applied index, so replay
+// after a crash resumes exactly after the last applied entry. Reads never write.
+//
+// Recovery: open() loads the applied index and the schemas from the engine.
+// If engine::write fails, apply returns that status and the in-memory state is
+// unchanged; the caller must then treat the replica as failed and reopen it
+// (the engine may or may not hold the batch).
+//
+// Thread safety: none; one owner (the shard replica actor) calls every method.
+//
+// Invariants (after every apply):
+//   - applied_index() equals the applied index stored in column::meta.
+//   - schemas_ equals the "_schemas" documents stored in the engine.
+//   - for every stored document and every index of its schema there is exactly
+//     one index entry, and no other entries; the counter equals the number of
+//     documents of the collection.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/error.hpp"
+#include "schema/schema.hpp"
+#include "storage/commands.hpp"
+#include "storage/engine.hpp"
+
+namespace velocity {
+
+// "[\"waiting\", 3]": an index tuple for error messages.
+std::string describe_tuple(const std::vector<value>& tuple);
+
+class state_machine {
+ public:
+  // REQUIRES: shard_id != 0xffffffff (see storage/keys.hpp). The engine outlives this.
+  state_machine(engine& e, uint32_t shard_id);
+
+  // Loads the applied index and schemas. Must succeed before apply.
+  status open();
+
+  // Applies one command. Writes require log_index > applied_index(); reads
+  // ignore log_index.
+  reply apply(uint64_t log_index, const command& c);
+
+  uint64_t applied_index() const { return applied_index_; }
+  uint32_t shard_id() const { return shard_id_; }
+
+  // The schema of a collection, or nullptr.
+  const collection_schema* find_schema(std::string_view collection) const;
+
+  // Options of every engine write (sync = true for "acknowledged = durable"
+  // without group commit; the default leaves syncing to the caller).
+  void set_write_options(write_options options) { write_options_ = options; }
+
+ private:
+  // What a write command stages; written only after the command succeeds
+  // (except the applied index, which is always written).
+  struct mutation {
+    uint64_t log_index = 0;
+    write_batch batch;
+    std::optional<collection_schema> schema_put;  // cache update after the write
+    std::optional<std::string> schema_erased;
+  };
+
+  // Reads (state_machine_read.cpp).
+  reply do_get(const cmd::get& c);
+  reply do_list(const cmd::list& c);
+  reply do_count(const cmd::count& c);
+
+  // Document writes (state_machine.cpp).
+  reply do_insert(const cmd::insert& c, mutation& m);
+  reply do_update(const cmd::update& c, mutation& m);
+  reply do_replace(const cmd::replace& c, mutation& m);
+  reply do_erase(const cmd::erase& c, mutation& m);
+  reply do_compare_and_swap(const cmd::compare_and_swap& c, mutation& m);
+
+  // Claim and schemas (state_machine_claim.cpp, state_machine_schema.cpp).
+  reply do_claim(const cmd::claim& c, mutation& m);
+  reply do_create_schema(const cmd::create_schema& c, mutation& m);
+  reply do_alter_schema(const cmd::alter_schema& c, mutation& m);
+  reply do_drop_schema(const cmd::drop_schema& c, mutation& m);
+
+  reply dispatch_write(const command& c, mutation& m);
+
+  // The schema of a user collection: invalid_argument for reserved names,
+  // unknown_collection if it has no schema.
+  status_or<const collection_schema*> user_collection(std::string_view name) const;
+
+  // Loads a document; nullopt if absent.
+  status_or<std::optional<document>> load_document(std::string_view collection,
+                                                   std::string_view id);
+
+  // Shared tail of update / replace / CAS / claim: bumps version and times,
+  // validates, and stages the document and its index changes.
+  reply write_changed(const collection_schema& schema, const document& before,
+                      value_map new_fields, int64_t time_ns, mutation& m);
+
+  // Validates (schema, size, unique indexes) and stages `after` with its index
+  // entries, removing `before`'s entries that changed. before may be null.
+  status stage_document(const collection_schema& schema, const document* before,
+                        const document& after, mutation& m);
+  status stage_erase(const collection_schema& schema, const document& before, mutation& m);
+  status stage_count_delta(std::string_view collection, int64_t delta, mutation& m);
+
+  // Stages entries of newly added (or redefined) indexes for every stored
+  // document; unique_violation if a unique one would hold a duplicate.
+  status backfill_indexes(const collection_schema& schema,
+                          const std::vector<const index_spec*>& added, mutation& m);
+
+  // unique_violation if another document holds this tuple in a unique index.
+  status check_unique(const collection_schema& schema, const index_spec& index,
+                      const std::vector<value>& tuple, std::string_view id);
+
+  // [lower, upper) of an index range; invalid_argument on an unknown index or
+  // a prefix longer than the index.
+  struct key_bounds {
+    std::string lower;
+    std::string upper;
+  };
+  status_or<key_bounds> index_bounds(const collection_schema& schema, const index_range& range) const;
+
+  engine& engine_;
+  uint32_t shard_id_;
+  uint64_t applied_index_ = 0;
+  bool opened_ = false;
+  write_options write_options_;
+  std::map<std::string, collection_schema, std::less<>> schemas_;
+};
+
+}  // namespace velocity

@@ -1,0 +1,154 @@
+// Read commands of the document state machine: get, list (by id or index, with
+// opaque resumable cursors) and count. Reads never write and never touch the
+// applied index.
+//
+// Cursors: hex of a tag ('d' = id order, 'i' = index order) followed by the
+// last returned engine key without its shard prefix. The key names the
+// collection (and index), so a cursor from another list is recognized and
+// refused; the next page resumes strictly after (or, descending, before) that
+// key. Each page is its own scan: no snapshot is held between pages, so a page
+// reflects the state when it is read (like etcd range pagination).
+//
+// Thread safety and invariants: see storage/state_machine.hpp.
+#include <algorithm>
+
+#include "protocols/limits.hpp"
+#include "schema/document_codec.hpp"
+#include "storage/keys.hpp"
+#include "storage/state_machine.hpp"
+
+namespace velocity {
+
+namespace {
+
+reply read_failure(status st) {
+  reply r;
+  r.st = std::move(st);
+  return r;
+}
+
+// The part of every key of one list (collection, or collection and index)
+// after the shard id, with the tag saying which kind of list it is.
+std::string cursor_header(char tag, std::string_view prefix, size_t shard_bytes) {
+  std::string out(1, tag);
+  out.append(prefix.substr(shard_bytes));
+  return out;
+}
+
+std::string make_cursor(char tag, std::string_view key, size_t shard_bytes) {
+  return keys::to_hex(cursor_header(tag, key, shard_bytes));
+}
+
+}  // namespace
+
+reply state_machine::do_get(const cmd::get& c) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return read_failure(schema.error());
+  auto stored = load_document(c.collection, c.id);
+  if (!stored.ok()) return read_failure(stored.error());
+  if (!stored->has_value()) {
+    return read_failure({error_code::not_found, "document " + c.collection + "/" + c.id + " does not exist"});
+  }
+  reply r;
+  r.doc = std::move(**stored);
+  return r;
+}
+
+reply state_machine::do_list(const cmd::list& c) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return read_failure(schema.error());
+  if (c.limit > limits::list_limit_max) {
+    return read_failure({error_code::invalid_argument,
+                         "list limit " + std::to_string(c.limit) + " is larger than the maximum of " +
+                             std::to_string(limits::list_limit_max) + "; page with the cursor instead"});
+  }
+  if (c.id_prefix && c.range) {
+    return read_failure({error_code::invalid_argument, "list takes an id prefix or an index range, not both"});
+  }
+  const uint32_t limit = c.limit == 0 ? limits::list_limit_default : c.limit;
+  const bool by_index = c.range.has_value();
+  const char tag = by_index ? 'i' : 'd';
+  const column col = by_index ? column::indexes : column::documents;
+  const size_t shard_bytes = keys::shard_prefix(shard_id_).size();
+  std::string list_prefix;  // every key of this list starts with it
+  scan_options options;
+  if (by_index) {
+    auto bounds = index_bounds(**schema, *c.range);
+    if (!bounds.ok()) return read_failure(bounds.error());
+    list_prefix = keys::index_prefix(shard_id_, c.collection, c.range->index);
+    options.lower = bounds->lower;
+    options.upper = bounds->upper;
+  } else {
+    list_prefix = keys::collection_prefix(shard_id_, c.collection);
+    options.lower = list_prefix + c.id_prefix.value_or("");
+    options.upper = keys::range_end(options.lower);
+  }
+  if (!c.cursor.empty()) {
+    auto raw = keys::from_hex(c.cursor);
+    std::string header = cursor_header(tag, list_prefix, shard_bytes);
+    if (!raw || raw->size() <= header.size() || raw->compare(0, header.size(), header) != 0) {
+      return read_failure({error_code::invalid_argument,
+                           "cursor '" + c.cursor + "' does not belong to this list of " + c.collection});
+    }
+    std::string last_key = keys::shard_prefix(shard_id_) + raw->substr(1);
+    if (c.descending) {
+      options.upper = std::min(*options.upper, last_key);
+    } else {
+      options.lower = std::max(options.lower, last_key + '\0');
+    }
+  }
+  options.reverse = c.descending;
+  reply r;
+  if (options.lower >= *options.upper) return r;  // an empty range (e.g. from > to)
+  std::string last_key;
+  auto it = engine_.scan(col, options);
+  for (; it->valid(); it->next()) {
+    if (r.docs.size() == limit) {
+      r.next_cursor = make_cursor(tag, last_key, shard_bytes);
+      break;
+    }
+    if (by_index) {
+      auto stored = load_document(c.collection, it->value());
+      if (!stored.ok()) return read_failure(stored.error());
+      if (!stored->has_value()) {
+        return read_failure({error_code::corruption, "index '" + c.range->index + "' of " + c.collection +
+                                                         " names missing document '" +
+                                                         std::string{it->value()} + "'"});
+      }
+      r.docs.push_back(std::move(**stored));
+    } else {
+      auto doc = decode_document(it->value());
+      if (!doc.ok()) return read_failure({error_code::corruption, "list of " + c.collection + ": " + doc.error().message()});
+      r.docs.push_back(std::move(doc.value()));
+    }
+    last_key.assign(it->key());
+  }
+  if (status scanned = it->error(); !scanned.ok()) return read_failure(scanned);
+  return r;
+}
+
+reply state_machine::do_count(const cmd::count& c) {
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return read_failure(schema.error());
+  reply r;
+  if (!c.range) {
+    std::string bytes;
+    status got = engine_.get(column::meta, keys::count_key(shard_id_, c.collection), bytes);
+    if (got.code() == error_code::not_found) return r;
+    if (!got.ok()) return read_failure(got);
+    auto decoded = keys::decode_u64(bytes);
+    if (!decoded) return read_failure({error_code::corruption, "counter of " + c.collection + " is not 8 bytes"});
+    r.count = *decoded;
+    return r;
+  }
+  auto bounds = index_bounds(**schema, *c.range);
+  if (!bounds.ok()) return read_failure(bounds.error());
+  if (bounds->lower >= bounds->upper) return r;
+  scan_options options{.lower = bounds->lower, .upper = bounds->upper, .keys_only = true};
+  auto it = engine_.scan(column::indexes, options);
+  for (; it->valid(); it->next()) ++r.count;
+  if (status scanned = it->error(); !scanned.ok()) return read_failure(scanned);
+  return r;
+}
+
+}  // namespace velocity
