@@ -151,18 +151,15 @@ reply state_machine::apply(uint64_t log_index, const command& c) {
 }
 
 reply state_machine::dispatch_write(const command& c, mutation& m) {
-  switch (c.index()) {
-    case 0: return do_insert(std::get<cmd::insert>(c), m);
-    case 2: return do_update(std::get<cmd::update>(c), m);
-    case 3: return do_replace(std::get<cmd::replace>(c), m);
-    case 4: return do_erase(std::get<cmd::erase>(c), m);
-    case 5: return do_compare_and_swap(std::get<cmd::compare_and_swap>(c), m);
-    case 8: return do_claim(std::get<cmd::claim>(c), m);
-    case 9: return do_create_schema(std::get<cmd::create_schema>(c), m);
-    case 10: return do_alter_schema(std::get<cmd::alter_schema>(c), m);
-    case 11: return do_drop_schema(std::get<cmd::drop_schema>(c), m);
-    default: break;
-  }
+  if (auto* x = std::get_if<cmd::insert>(&c)) return do_insert(*x, m);
+  if (auto* x = std::get_if<cmd::update>(&c)) return do_update(*x, m);
+  if (auto* x = std::get_if<cmd::replace>(&c)) return do_replace(*x, m);
+  if (auto* x = std::get_if<cmd::erase>(&c)) return do_erase(*x, m);
+  if (auto* x = std::get_if<cmd::compare_and_swap>(&c)) return do_compare_and_swap(*x, m);
+  if (auto* x = std::get_if<cmd::claim>(&c)) return do_claim(*x, m);
+  if (auto* x = std::get_if<cmd::create_schema>(&c)) return do_create_schema(*x, m);
+  if (auto* x = std::get_if<cmd::alter_schema>(&c)) return do_alter_schema(*x, m);
+  if (auto* x = std::get_if<cmd::drop_schema>(&c)) return do_drop_schema(*x, m);
   VELOCITY_CHECK(!"dispatch_write called with a read command");
   return {};
 }

@@ -39,6 +39,25 @@ std::string make_cursor(char tag, std::string_view key, size_t shard_bytes) {
   return keys::to_hex(cursor_header(tag, key, shard_bytes));
 }
 
+// Narrows options to the entries strictly after (descending: before) the
+// cursor's key; invalid_argument if the cursor is not from this list.
+status resume_after(const cmd::list& c, char tag, std::string_view list_prefix,
+                    std::string_view shard_prefix, scan_options& options) {
+  auto raw = keys::from_hex(c.cursor);
+  std::string header = cursor_header(tag, list_prefix, shard_prefix.size());
+  if (!raw || raw->size() <= header.size() || raw->compare(0, header.size(), header) != 0) {
+    return {error_code::invalid_argument,
+            "cursor '" + c.cursor + "' does not belong to this list of " + c.collection};
+  }
+  std::string last_key = std::string{shard_prefix} + raw->substr(1);
+  if (c.descending) {
+    options.upper = std::min(*options.upper, last_key);
+  } else {
+    options.lower = std::max(options.lower, last_key + '\0');
+  }
+  return {};
+}
+
 }  // namespace
 
 reply state_machine::do_get(const cmd::get& c) {
@@ -84,17 +103,9 @@ reply state_machine::do_list(const cmd::list& c) {
     options.upper = keys::range_end(options.lower);
   }
   if (!c.cursor.empty()) {
-    auto raw = keys::from_hex(c.cursor);
-    std::string header = cursor_header(tag, list_prefix, shard_bytes);
-    if (!raw || raw->size() <= header.size() || raw->compare(0, header.size(), header) != 0) {
-      return read_failure({error_code::invalid_argument,
-                           "cursor '" + c.cursor + "' does not belong to this list of " + c.collection});
-    }
-    std::string last_key = keys::shard_prefix(shard_id_) + raw->substr(1);
-    if (c.descending) {
-      options.upper = std::min(*options.upper, last_key);
-    } else {
-      options.lower = std::max(options.lower, last_key + '\0');
+    if (status resumed = resume_after(c, tag, list_prefix, keys::shard_prefix(shard_id_), options);
+        !resumed.ok()) {
+      return read_failure(resumed);
     }
   }
   options.reverse = c.descending;
