@@ -12,6 +12,8 @@
 #include <random>
 #include <set>
 
+#include "protocols/limits.hpp"
+
 #include "storage/memory_engine.hpp"
 #include "storage/state_machine.hpp"
 #include "tests/storage/reference_model.hpp"
@@ -184,6 +186,18 @@ CAF_TEST(a claim whose patch leaves the job eligible is refused and writes nothi
   std::string message = r.st.message();
   CAF_CHECK_NOT_EQUAL(message.find("eligible"), std::string::npos);
   CAF_CHECK_EQUAL(version_of(sm.apply(0, cmd::get{"jobs", "a"})), 1u);
+}
+
+CAF_TEST(a claim that walks past the scan limit without a match is an error not none) {
+  for (size_t i = 0; i <= limits::claim_scan_entries_max; ++i) {
+    CAF_REQUIRE(write(cmd::insert{"jobs", "big" + std::to_string(i), {{"priority", 1}, {"cpu", 8}}, 1}).ok());
+  }
+  filter tiny{{filter_condition{"cpu", filter_op::le, value{1}}}};
+  reply r = claim(tiny, {{"state", "running"}}, 2);
+  CAF_CHECK(r.st.code() == error_code::overloaded);
+  CAF_CHECK(!r.claimed);
+  std::string message = r.st.message();
+  CAF_CHECK_NOT_EQUAL(message.find("without a match"), std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
