@@ -48,8 +48,11 @@ inline constexpr size_t claim_scan_entries_max = 100000;
 inline constexpr size_t filter_conditions_max = 64;
 
 // Cap'n Proto decode of stored or received documents: traversal limit in words
-// (8 bytes each) and nesting, checked before any field is read.
+// (8 bytes each) and nesting, checked before any field is read. Cap'n Proto
+// spends up to three nesting levels per map level (pointer, list, struct), so
+// the nesting limit is three times ours plus room for the envelope; our own
+// depth check then enforces nesting_depth_max exactly.
 inline constexpr uint64_t capnp_traversal_words_max = (document_bytes_max / 8) * 4;
-inline constexpr int capnp_nesting_max = static_cast<int>(nesting_depth_max) + 8;
+inline constexpr int capnp_nesting_max = static_cast<int>(3 * nesting_depth_max) + 8;
 
 }  // namespace velocity::limits

@@ -167,18 +167,12 @@ status_or<document> read_document(wire::Document::Reader in) {
   return d;
 }
 
-// Cap'n Proto spends one nesting level per pointer followed and per struct
-// element of a list. A map level costs three (entry list, entry, value struct),
-// a list level two, and a document a few more (root, fields, entry, value).
-// limits::capnp_nesting_max (nesting_depth_max + 8) would reject valid values
-// nested more than about 24 maps deep, so the reader allows the larger bound
-// below; our own depth check in read_value enforces limits::nesting_depth_max.
-constexpr int capnp_nesting_needed = 3 * static_cast<int>(limits::nesting_depth_max) + 8;
-
+// limits::capnp_nesting_max allows three Cap'n Proto levels per map level
+// (entry list, entry, value struct); read_value enforces nesting_depth_max.
 capnp::ReaderOptions reader_options() {
   capnp::ReaderOptions options;
   options.traversalLimitInWords = limits::capnp_traversal_words_max;
-  options.nestingLimit = std::max(limits::capnp_nesting_max, capnp_nesting_needed);
+  options.nestingLimit = limits::capnp_nesting_max;
   return options;
 }
 

@@ -3,7 +3,9 @@
 // encode_key_part(v) produces bytes whose memcmp order equals compare() order of
 // values (schema/value.hpp) for null, bool, numbers and strings, bytes, and
 // lists; maps are encoded in key order too. Ints and floats share one "number"
-// ordering. A tuple is the concatenation of its parts and is self-delimiting, so
+// ordering, and values that compare equal encode to identical bytes (int 2 and
+// float 2.0, -0.0 and 0.0, every NaN), so byte order is exactly compare() order
+// and a unique index sees 2 and 2.0 as the same key. A tuple is the concatenation of its parts and is self-delimiting, so
 // a tuple prefix encodes to a byte prefix of every tuple that starts with it.
 //
 // Thread safety: pure functions.
@@ -24,8 +26,9 @@ void encode_key_part(std::string& out, const value& v);
 // Appends each part in order.
 void encode_key_tuple(std::string& out, const std::vector<value>& parts);
 
-// Decodes a sequence of parts (the inverse of encode_key_tuple). Numbers decode
-// as they were encoded (an int stays an int). malformed on bad bytes.
+// Decodes a sequence of parts (the inverse of encode_key_tuple, up to compare()
+// equality: an integral float within int64 range decodes as an int, since it
+// shares its encoding). malformed on bad bytes.
 status_or<std::vector<value>> decode_key_tuple(std::string_view bytes);
 
 // Decodes one part from the front of bytes and advances bytes past it.

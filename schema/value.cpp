@@ -80,13 +80,16 @@ std::strong_ordering compare_numbers(const value& a, const value& b) {
   if (x < y) return std::strong_ordering::less;
   if (x > y) return std::strong_ordering::greater;
   // Equal as doubles: break ties between an int and a float exactly, so that
-  // 2^53+1 (int) and 2^53 (float) do not compare equal.
+  // 2^53+1 (int) and 2^53 (float) do not compare equal. A float equal to some
+  // double of an int64 lies in [-2^63, 2^63]; 2^63 itself exceeds every int64,
+  // and casting it would be undefined, so it is handled first.
+  constexpr double two_pow_63 = 9223372036854775808.0;
   if (a.is_int() && b.is_float()) {
-    if (y >= 9.3e18 || y <= -9.3e18) return std::strong_ordering::equal;
+    if (y >= two_pow_63) return std::strong_ordering::less;
     return a.as_int() <=> static_cast<int64_t>(y);
   }
   if (a.is_float() && b.is_int()) {
-    if (x >= 9.3e18 || x <= -9.3e18) return std::strong_ordering::equal;
+    if (x >= two_pow_63) return std::strong_ordering::greater;
     return static_cast<int64_t>(x) <=> b.as_int();
   }
   return std::strong_ordering::equal;

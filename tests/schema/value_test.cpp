@@ -49,3 +49,10 @@ CAF_TEST(nesting depth counts containers) {
   CAF_CHECK_EQUAL(nesting_depth(value{1}), 0u);
   CAF_CHECK_EQUAL(nesting_depth(value{value_list{value{value_map{}}}}), 2u);
 }
+
+CAF_TEST(ints near int64 max compare below the float 2 pow 63) {
+  double two_pow_63 = 9223372036854775808.0;
+  CAF_CHECK(compare(value{INT64_MAX}, value{two_pow_63}) < 0);
+  CAF_CHECK(compare(value{two_pow_63}, value{INT64_MAX - 100}) > 0);
+  CAF_CHECK(compare(value{INT64_MIN}, value{-two_pow_63}) == 0);
+}
