@@ -4,9 +4,12 @@
 #define CAF_SUITE schema
 #include "caf/test/unit_test.hpp"
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "protocols/limits.hpp"
+#include "schema/json.hpp"
 #include "schema/schema.hpp"
 
 using namespace velocity;
@@ -574,6 +577,18 @@ CAF_TEST(the jobs example schema parses into the expected schema) {
       {"partition_key", value{"colony"}},
       {"strict", value{false}}}};
   auto s = schema_from_value(v);
+  CAF_REQUIRE(s.ok());
+  CAF_CHECK(*s == jobs_schema());
+}
+
+CAF_TEST(the jobs example file parses into the expected schema) {
+  std::ifstream in{std::string{VELOCITY_SOURCE_DIR} + "/configs/schemas/jobs.json"};
+  CAF_REQUIRE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto parsed = parse_json(text.str());
+  CAF_REQUIRE(parsed.ok());
+  auto s = schema_from_value(*parsed);
   CAF_REQUIRE(s.ok());
   CAF_CHECK(*s == jobs_schema());
 }
