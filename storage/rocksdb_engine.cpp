@@ -150,34 +150,29 @@ class rocksdb_iterator final : public iterator {
     } else {
       cursor_->SeekToFirst();
     }
+    settle();
   }
 
-  bool valid() const override {
-    if (!cursor_->Valid()) return false;
-    // RocksDB enforces the bounds already; this keeps an empty or inverted
-    // range empty whatever the seek direction.
-    const auto key = cursor_->key();
-    if (key.compare(lower_slice_) < 0) return false;
-    return !upper_ || key.compare(upper_slice_) < 0;
-  }
+  bool valid() const override { return valid_; }
 
   void next() override {
-    VELOCITY_CHECK(valid());
+    VELOCITY_CHECK(valid_);
     if (reverse_) {
       cursor_->Prev();
     } else {
       cursor_->Next();
     }
+    settle();
   }
 
   std::string_view key() const override {
-    VELOCITY_CHECK(valid());
+    VELOCITY_CHECK(valid_);
     const auto key = cursor_->key();
     return {key.data(), key.size()};
   }
 
   std::string_view value() const override {
-    VELOCITY_CHECK(valid());
+    VELOCITY_CHECK(valid_);
     const auto value = cursor_->value();
     return {value.data(), value.size()};
   }
@@ -189,6 +184,16 @@ class rocksdb_iterator final : public iterator {
   }
 
  private:
+  // Caches validity after each move. RocksDB enforces the bounds already; the
+  // explicit check keeps an empty or inverted range empty whatever the seek
+  // direction.
+  void settle() {
+    valid_ = cursor_->Valid();
+    if (!valid_) return;
+    const auto key = cursor_->key();
+    valid_ = key.compare(lower_slice_) >= 0 && (!upper_ || key.compare(upper_slice_) < 0);
+  }
+
   // The bounds are referenced by the ReadOptions inside cursor_: declared first
   // so they outlive it.
   std::string lower_;
@@ -197,6 +202,7 @@ class rocksdb_iterator final : public iterator {
   rocksdb::Slice upper_slice_;
   bool reverse_;
   std::unique_ptr<rocksdb::Iterator> cursor_;
+  bool valid_ = false;
 };
 
 }  // namespace
@@ -217,6 +223,17 @@ status_or<std::unique_ptr<rocksdb_engine>> rocksdb_engine::open(const rocksdb_op
   for (size_t index = 0; index < column_count; ++index) {
     families.emplace_back(std::string{to_string(static_cast<column>(index))}, family_options);
   }
+  // A directory written by a newer version may hold families we do not know.
+  // RocksDB refuses to open without naming every family, so open those too
+  // and leave them alone. (Listing fails for a new directory: nothing to add.)
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+    for (const auto& name : existing) {
+      const auto known = std::find_if(families.begin(), families.end(),
+                                       [&name](const auto& family) { return family.name == name; });
+      if (known == families.end()) families.emplace_back(name, family_options);
+    }
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   const auto opened = rocksdb::DB::Open(db_options, options.path, families, &handles, &db);
@@ -229,12 +246,13 @@ status_or<std::unique_ptr<rocksdb_engine>> rocksdb_engine::open(const rocksdb_op
     }
     return failure;
   }
-  VELOCITY_CHECK_EQ(handles.size(), column_count + 1);
+  VELOCITY_CHECK_EQ(handles.size(), families.size());
   engine->db_.reset(db);
   engine->default_handle_ = handles[0];
   for (size_t index = 0; index < column_count; ++index) {
     engine->handles_[index] = handles[index + 1];
   }
+  engine->unknown_handles_.assign(handles.begin() + column_count + 1, handles.end());
   return engine;
 }
 
@@ -243,6 +261,7 @@ rocksdb_engine::~rocksdb_engine() {
   for (auto* family : handles_) {
     if (family != nullptr) db_->DestroyColumnFamilyHandle(family).PermitUncheckedError();
   }
+  for (auto* family : unknown_handles_) db_->DestroyColumnFamilyHandle(family).PermitUncheckedError();
   if (default_handle_ != nullptr) {
     db_->DestroyColumnFamilyHandle(default_handle_).PermitUncheckedError();
   }

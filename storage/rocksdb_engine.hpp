@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/engine.hpp"
 
@@ -76,6 +77,7 @@ class rocksdb_engine final : public engine {
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, column_count> handles_{};  // owned; freed before db_
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;             // owned
+  std::vector<rocksdb::ColumnFamilyHandle*> unknown_handles_;  // owned; families we do not use
 };
 
 }  // namespace velocity

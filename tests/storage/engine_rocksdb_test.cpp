@@ -7,6 +7,7 @@
 #include <rocksdb/options.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "storage/rocksdb_engine.hpp"
@@ -147,4 +148,70 @@ CAF_TEST(a snapshot keeps its view across flushes) {
   CAF_REQUIRE(e->flush().ok());
   CAF_CHECK_EQUAL(read(*e, docs, "a", view.get()), "old");
   CAF_CHECK_EQUAL(read(*e, docs, "a"), "new");
+}
+
+CAF_TEST(a directory with an unknown column family still opens) {
+  temp_dir dir{"unknownfamily"};
+  const auto path = dir.path() + "/db";
+  { auto e = open_at(path); put(*e, docs, "a", "1"); }
+  {
+    // A newer version added a family we do not know about.
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{});
+    for (size_t index = 0; index < column_count; ++index) {
+      families.emplace_back(std::string{to_string(static_cast<column>(index))},
+                            rocksdb::ColumnFamilyOptions{});
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    CAF_REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions{}, path, families, &handles, &raw).ok());
+    rocksdb::ColumnFamilyHandle* future = nullptr;
+    CAF_REQUIRE(raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions{}, "future", &future).ok());
+    handles.push_back(future);
+    for (auto* family : handles) CAF_REQUIRE(raw->DestroyColumnFamilyHandle(family).ok());
+    CAF_REQUIRE(raw->Close().ok());
+    delete raw;
+  }
+  auto e = open_at(path);
+  CAF_CHECK_EQUAL(read(*e, docs, "a"), "1");
+}
+
+CAF_TEST(a damaged table file reads as corruption and not as missing data) {
+  temp_dir dir{"corrupt"};
+  const auto path = dir.path() + "/db";
+  {
+    auto e = open_at(path);
+    for (int index = 0; index < 1000; ++index) {
+      put(*e, docs, "k" + std::to_string(1000 + index), std::string(100, 'a' + index % 26));
+    }
+    CAF_REQUIRE(e->flush().ok());
+  }
+  int damaged = 0;
+  for (const auto& entry : std::filesystem::directory_iterator{path}) {
+    if (entry.path().extension() != ".sst") continue;
+    std::fstream file{entry.path(), std::ios::in | std::ios::out | std::ios::binary};
+    file.seekp(64);
+    const std::string garbage(256, '\x5a');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    ++damaged;
+  }
+  CAF_REQUIRE_GREATER(damaged, 0);
+  rocksdb_options options;
+  options.path = path;
+  auto opened = rocksdb_engine::open(options);
+  if (!opened.ok()) {
+    CAF_MESSAGE("open reported: " << opened.error().to_string());
+    CAF_CHECK(opened.error().code() == error_code::corruption);
+    return;
+  }
+  auto& e = **opened;
+  std::string out;
+  const auto found = e.get(docs, "k1000", out);
+  CAF_MESSAGE("get reported: " << found.to_string());
+  CAF_CHECK(found.code() == error_code::corruption);
+  auto it = e.scan(docs, scan_options{});
+  while (it->valid()) it->next();
+  const auto scanned = it->error();
+  CAF_MESSAGE("scan reported: " << scanned.to_string());
+  CAF_CHECK(scanned.code() == error_code::corruption);
 }
