@@ -1,10 +1,12 @@
 // The in-memory engine (see memory_engine.hpp for the layout, the crash
 // simulation and the thread-safety contract).
 //
-// Invariant kept here: a map whose shared_ptr is shared (use_count > 1) is
-// never mutated; writable() clones it first. Every new reference to a live map
-// is taken under mutex_, so a use_count of 1 seen under the mutex cannot grow
-// behind our back.
+// Invariant kept here: a column version with readers > 0 is never mutated;
+// writable() clones it first. Leases are only created under mutex_ from the
+// live version, or from a version that already has a lease (a snapshot's), so
+// a count of 0 seen under the mutex cannot grow behind our back. A lease's
+// release decrement pairs with the writer's acquire load, so the reader's last
+// reads happen before the writer's next mutation.
 #include "storage/memory_engine.hpp"
 
 #include <atomic>
@@ -13,10 +15,18 @@
 
 namespace velocity {
 
+struct memory_engine::column_version {
+  column_version() = default;
+  explicit column_version(const column_map& source) : map(source) {}
+
+  column_map map;
+  std::atomic<uint32_t> readers{0};  // live leases (snapshots and iterators)
+};
+
 namespace {
 
 using column_map = memory_engine::column_map;
-using const_map_pointer = std::shared_ptr<const column_map>;
+using column_version = memory_engine::column_version;
 
 size_t column_index(column col) {
   const auto index = static_cast<size_t>(col);
@@ -24,34 +34,54 @@ size_t column_index(column col) {
   return index;
 }
 
-// A whole-engine view: one frozen map per column. The maps are shared with the
-// engine until its next write to that column clones it.
+// Shared ownership of a version plus one reader count on it: while any lease
+// exists, writers clone instead of mutating.
+class lease {
+ public:
+  lease() = default;
+  explicit lease(std::shared_ptr<column_version> version) : version_(std::move(version)) {
+    version_->readers.fetch_add(1, std::memory_order_relaxed);
+  }
+  lease(const lease& other) : lease(other.version_) {}
+  lease& operator=(const lease&) = delete;
+  ~lease() {
+    if (version_) version_->readers.fetch_sub(1, std::memory_order_release);
+  }
+
+  const column_map& map() const { return version_->map; }
+
+ private:
+  std::shared_ptr<column_version> version_;
+};
+
+// A whole-engine view: one leased version per column.
 class memory_snapshot final : public snapshot {
  public:
-  memory_snapshot(const void* owner, std::array<const_map_pointer, column_count> maps)
-      : owner_(owner), maps_(std::move(maps)) {}
+  memory_snapshot(const void* owner, std::array<lease, column_count> columns)
+      : owner_(owner), columns_(std::move(columns)) {}
 
   const void* owner() const { return owner_; }
-  const const_map_pointer& map(column col) const { return maps_[column_index(col)]; }
+  const lease& column_lease(column col) const { return columns_[column_index(col)]; }
 
  private:
   const void* owner_;  // the engine that made it, to catch cross-engine misuse
-  std::array<const_map_pointer, column_count> maps_;
+  std::array<lease, column_count> columns_;
 };
 
-// Cursor over [lower, upper) of one frozen map, forward or reverse. Holding the
-// map keeps the iterator valid while the engine keeps being written.
+// Cursor over [lower, upper) of one leased version, forward or reverse. The
+// lease keeps the iterator valid while the engine keeps being written.
 class memory_iterator final : public iterator {
  public:
-  memory_iterator(const_map_pointer map, const scan_options& options)
-      : map_(std::move(map)), lower_(options.lower), upper_(options.upper),
+  memory_iterator(lease version, const scan_options& options)
+      : version_(std::move(version)), lower_(options.lower), upper_(options.upper),
         reverse_(options.reverse) {
+    const auto& map = version_.map();
     if (!reverse_) {
-      position_ = map_->lower_bound(lower_);
-      valid_ = position_ != map_->end() && below_upper(position_->first);
+      position_ = map.lower_bound(lower_);
+      valid_ = position_ != map.end() && below_upper(position_->first);
       return;
     }
-    position_ = upper_ ? map_->lower_bound(*upper_) : map_->end();
+    position_ = upper_ ? map.lower_bound(*upper_) : map.end();
     step_back();
   }
 
@@ -61,7 +91,7 @@ class memory_iterator final : public iterator {
     VELOCITY_CHECK(valid_);
     if (!reverse_) {
       ++position_;
-      valid_ = position_ != map_->end() && below_upper(position_->first);
+      valid_ = position_ != version_.map().end() && below_upper(position_->first);
       return;
     }
     step_back();
@@ -84,7 +114,7 @@ class memory_iterator final : public iterator {
 
   // Moves to the previous key; invalid once we fall below lower_.
   void step_back() {
-    if (position_ == map_->begin()) {
+    if (position_ == version_.map().begin()) {
       valid_ = false;
       return;
     }
@@ -92,7 +122,7 @@ class memory_iterator final : public iterator {
     valid_ = position_->first >= lower_;
   }
 
-  const_map_pointer map_;
+  lease version_;
   std::string lower_;
   std::optional<std::string> upper_;
   bool reverse_;
@@ -100,73 +130,94 @@ class memory_iterator final : public iterator {
   bool valid_ = false;
 };
 
+status missing(column col) {
+  return status{error_code::not_found, "key not found in column " + std::string{to_string(col)}};
+}
+
+const memory_snapshot& own_snapshot(const snapshot& view, const void* owner) {
+  const auto* own = dynamic_cast<const memory_snapshot*>(&view);
+  VELOCITY_CHECK(own != nullptr && own->owner() == owner);
+  return *own;
+}
+
 }  // namespace
 
 memory_engine::memory_engine() : memory_engine(memory_engine_options{}) {}
 
 memory_engine::memory_engine(memory_engine_options options) : options_(options) {
-  for (auto& map : columns_) map = std::make_shared<column_map>();
+  for (auto& version : columns_) version = std::make_shared<column_version>();
 }
 
 memory_engine::~memory_engine() = default;
 
 memory_engine::column_map& memory_engine::writable(column col) {
-  auto& map = columns_[column_index(col)];
-  if (map.use_count() != 1) {
-    // A snapshot or iterator still reads this version: leave it to them.
-    map = std::make_shared<column_map>(*map);
+  auto& version = columns_[column_index(col)];
+  // Acquire: pairs with the release in ~lease, so a reader that just let go
+  // has finished reading before we mutate.
+  if (version->readers.load(std::memory_order_acquire) != 0) {
+    version = std::make_shared<column_version>(version->map);
     ++map_clones_;
-  } else {
-    // use_count() is a relaxed load; the acquire fence pairs with the release
-    // in the last other owner's decrement, so its reads happen before our writes.
-    std::atomic_thread_fence(std::memory_order_acquire);
   }
-  return *map;
+  return version->map;
 }
 
-std::shared_ptr<const column_map> memory_engine::read_map(column col,
-                                                          const snapshot* view) const {
-  if (view != nullptr) {
-    const auto* own = dynamic_cast<const memory_snapshot*>(view);
-    VELOCITY_CHECK(own != nullptr && own->owner() == this);
-    return own->map(col);
-  }
-  std::lock_guard<std::mutex> guard{mutex_};
-  return columns_[column_index(col)];
+const memory_engine::column_map& memory_engine::snapshot_map(column col,
+                                                             const snapshot& view) const {
+  return own_snapshot(view, this).column_lease(col).map();
 }
 
 status memory_engine::get(column col, std::string_view key, std::string& out,
                           const snapshot* view) {
-  const auto map = read_map(col, view);
-  const auto found = map->find(key);
-  if (found == map->end()) {
-    return status{error_code::not_found,
-                  "key not found in column " + std::string{to_string(col)}};
+  if (view != nullptr) {
+    const auto& map = snapshot_map(col, *view);
+    const auto found = map.find(key);
+    if (found == map.end()) return missing(col);
+    out = found->second;
+    return {};
   }
+  // Under the mutex instead of a lease: a lease would make the next write clone.
+  std::lock_guard<std::mutex> guard{mutex_};
+  const auto& map = columns_[column_index(col)]->map;
+  const auto found = map.find(key);
+  if (found == map.end()) return missing(col);
   out = found->second;
   return {};
 }
 
 std::vector<status_or<std::string>> memory_engine::multi_get(
     column col, const std::vector<std::string>& keys, const snapshot* view) {
-  // One map version for all keys: the answers are mutually consistent.
-  const auto map = read_map(col, view);
   std::vector<status_or<std::string>> results;
   results.reserve(keys.size());
-  for (const auto& key : keys) {
-    const auto found = map->find(key);
-    if (found == map->end()) {
-      results.emplace_back(error_code::not_found,
-                           "key not found in column " + std::string{to_string(col)});
-    } else {
-      results.emplace_back(found->second);
+  const auto lookup = [&](const column_map& map) {
+    for (const auto& key : keys) {
+      const auto found = map.find(key);
+      if (found == map.end()) {
+        results.emplace_back(missing(col));
+      } else {
+        results.emplace_back(found->second);
+      }
     }
+  };
+  if (view != nullptr) {
+    lookup(snapshot_map(col, *view));
+    return results;
   }
+  // One lock for all keys: the answers are mutually consistent.
+  std::lock_guard<std::mutex> guard{mutex_};
+  lookup(columns_[column_index(col)]->map);
   return results;
 }
 
 std::unique_ptr<iterator> memory_engine::scan(column col, const scan_options& options) {
-  return std::make_unique<memory_iterator>(read_map(col, options.view), options);
+  if (options.view != nullptr) {
+    // The snapshot's version already has a lease, so no lock is needed.
+    return std::make_unique<memory_iterator>(
+        own_snapshot(*options.view, this).column_lease(col), options);
+  }
+  std::unique_lock<std::mutex> guard{mutex_};
+  lease version{columns_[column_index(col)]};
+  guard.unlock();
+  return std::make_unique<memory_iterator>(std::move(version), options);
 }
 
 void memory_engine::erase_range_locked(column col, const std::string& begin,
@@ -254,9 +305,10 @@ void memory_engine::simulate_crash() {
 
 std::shared_ptr<const snapshot> memory_engine::make_snapshot() {
   std::lock_guard<std::mutex> guard{mutex_};
-  std::array<const_map_pointer, column_count> maps;
-  for (size_t index = 0; index < column_count; ++index) maps[index] = columns_[index];
-  return std::make_shared<memory_snapshot>(this, std::move(maps));
+  static_assert(column_count == 5, "make_snapshot leases every column");
+  std::array<lease, column_count> leases{lease{columns_[0]}, lease{columns_[1]}, lease{columns_[2]},
+                                         lease{columns_[3]}, lease{columns_[4]}};
+  return std::make_shared<memory_snapshot>(this, std::move(leases));
 }
 
 std::string memory_engine::stats() {
@@ -264,7 +316,7 @@ std::string memory_engine::stats() {
   std::ostringstream out;
   out << "memory_engine keys:";
   for (size_t index = 0; index < column_count; ++index) {
-    out << ' ' << to_string(static_cast<column>(index)) << '=' << columns_[index]->size();
+    out << ' ' << to_string(static_cast<column>(index)) << '=' << columns_[index]->map.size();
   }
   out << " writes=" << writes_ << " syncs=" << syncs_ << " unsynced_batches=" << undo_log_.size()
       << " map_clones=" << map_clones_;
@@ -283,7 +335,7 @@ size_t memory_engine::map_clones() const {
 
 size_t memory_engine::key_count(column col) const {
   std::lock_guard<std::mutex> guard{mutex_};
-  return columns_[column_index(col)]->size();
+  return columns_[column_index(col)]->map.size();
 }
 
 }  // namespace velocity

@@ -1,9 +1,12 @@
 // The in-memory storage engine: the `memory` storage mode and the engine of
 // every deterministic test and simulation.
 //
-// Layout: one ordered std::map per column, each behind a shared_ptr. Snapshots
-// and iterators share those maps; a write clones a column's map only when it is
-// shared (copy-on-write), so readers never see a later write and never lock.
+// Layout: one ordered std::map per column, each in a shared "column version".
+// Snapshots and iterators hold a lease on the versions they read (a counter of
+// readers in the version); a write clones a column's map only while a lease on
+// it is held (copy-on-write), so readers never see a later write and never
+// lock. Point reads (get, multi_get) without a snapshot read under the mutex
+// and take no lease, so they never force a clone.
 //
 // Crash simulation: every write not yet durable (after the last sync() or sync
 // write) leaves an undo record (the previous value of each key it touched).
@@ -18,7 +21,7 @@
 // guards the column pointers and the undo log). Iterators and snapshots are
 // owned by one thread but may outlive the engine (they own their maps).
 //
-// Invariants: a map reachable from a snapshot or iterator is never mutated;
+// Invariants: a version with a reader lease is never mutated again;
 // undo_log_ is empty right after sync() and holds one record per unsynced batch,
 // oldest first.
 #pragma once
@@ -76,8 +79,10 @@ class memory_engine final : public engine {
   size_t map_clones() const;        // copy-on-write clones so far
   size_t key_count(column col) const;
 
+  struct column_version;  // a map plus its count of reader leases (memory_engine.cpp)
+
  private:
-  using map_pointer = std::shared_ptr<column_map>;
+  using version_pointer = std::shared_ptr<column_version>;
 
   // The previous state of one key touched by an unsynced batch.
   struct undo_entry {
@@ -93,11 +98,12 @@ class memory_engine final : public engine {
   void apply(const write_batch::op& op, undo_batch* undo);
   void erase_range_locked(column col, const std::string& begin, const std::string& end,
                           undo_batch* undo);
-  std::shared_ptr<const column_map> read_map(column col, const snapshot* view) const;
+  // The version a snapshot holds for col. REQUIRES: view made by this engine.
+  const column_map& snapshot_map(column col, const snapshot& view) const;
 
   const memory_engine_options options_;
   mutable std::mutex mutex_;
-  std::array<map_pointer, column_count> columns_;
+  std::array<version_pointer, column_count> columns_;
   std::vector<undo_batch> undo_log_;  // oldest first; cleared by every durable point
   size_t map_clones_ = 0;
   uint64_t writes_ = 0;
