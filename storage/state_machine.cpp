@@ -111,6 +111,7 @@ status state_machine::open() {
   if (status scanned = it->error(); !scanned.ok()) return scanned;
   applied_index_ = applied;
   schemas_ = std::move(loaded);
+  claim_hints_.clear();
   opened_ = true;
   return {};
 }
@@ -142,7 +143,11 @@ reply state_machine::apply(uint64_t log_index, const command& c) {
   }
   m.batch.put(column::meta, keys::applied_key(shard_id_), keys::encode_u64(log_index));
   if (status written = engine_.write(m.batch, write_options_); !written.ok()) {
+    claim_hints_.clear();  // the engine may or may not hold the batch
     return failure(std::move(written));
+  }
+  for (const auto& op : m.batch.ops()) {
+    if (op.col == column::indexes && op.kind == write_batch::op_kind::put) claim_hints_.note_put(op.key);
   }
   applied_index_ = log_index;
   if (m.schema_erased) schemas_.erase(*m.schema_erased);

@@ -36,6 +36,7 @@
 
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
+#include "storage/claim_hints.hpp"
 #include "storage/commands.hpp"
 #include "storage/engine.hpp"
 
@@ -139,6 +140,7 @@ class state_machine {
   bool opened_ = false;
   write_options write_options_;
   std::map<std::string, collection_schema, std::less<>> schemas_;
+  claim_hints claim_hints_;  // a speedup only; see storage/claim_hints.hpp
 };
 
 }  // namespace velocity

@@ -50,9 +50,15 @@ reply state_machine::do_claim(const cmd::claim& c, mutation& m) {
   if (!bounds.ok()) return schema_failure(bounds.error());
   const index_spec& index = *(*schema)->find_index(c.range.index);
   reply none;
-  if (bounds->lower >= bounds->upper) return none;
-  scan_options options{.lower = bounds->lower, .upper = bounds->upper};
+  std::string start{claim_hints_.start(bounds->lower)};
+  if (start >= bounds->upper) return none;
+  scan_options options{.lower = start, .upper = bounds->upper};
   auto it = engine_.scan(column::indexes, options);
+  if (it->valid()) {
+    claim_hints_.remember(bounds->lower, it->key());
+  } else if (it->error().ok()) {
+    claim_hints_.remember(bounds->lower, bounds->upper);
+  }
   size_t scanned = 0;
   for (; it->valid(); it->next()) {
     if (++scanned > limits::claim_scan_entries_max) {

@@ -148,6 +148,26 @@ CAF_TEST(claims follow priority order within the range) {
   CAF_CHECK(!claim({}, {{"state", "running"}}, 3).claimed);
 }
 
+CAF_TEST(a job inserted ahead of already claimed ones is claimed next) {
+  // Claims leave a scan hint past the entries they removed (claim_hints.hpp);
+  // a job that sorts before the hint must still be found, and one moved back
+  // into the range by an update too.
+  for (int i = 0; i < 4; ++i) {
+    CAF_REQUIRE(write(cmd::insert{"jobs", "j" + std::to_string(i), {{"priority", 10 + i}}, 1}).ok());
+  }
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 2)), "j0");
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 2)), "j1");
+  CAF_REQUIRE(write(cmd::insert{"jobs", "urgent", {{"priority", 0}}, 3}).ok());
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 4)), "urgent");
+  CAF_REQUIRE(write(cmd::update{"jobs", "j0", {{"state", "waiting"}}, std::nullopt, 5}).ok());
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 6)), "j0");
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 7)), "j2");
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 7)), "j3");
+  CAF_CHECK(!claim({}, {{"state", "running"}}, 8).claimed);
+  CAF_REQUIRE(write(cmd::insert{"jobs", "late", {{"priority", 99}}, 9}).ok());
+  CAF_CHECK_EQUAL(id_of(claim({}, {{"state", "running"}}, 10)), "late");
+}
+
 CAF_TEST(a cpu limit skips jobs that need more) {
   CAF_REQUIRE(write(cmd::insert{"jobs", "big", {{"priority", 1}, {"cpu", 8}}, 1}).ok());
   CAF_REQUIRE(write(cmd::insert{"jobs", "small", {{"priority", 2}, {"cpu", 2}}, 1}).ok());

@@ -2,6 +2,7 @@
 velocity_test_binary(state_machine_tests
   ${CMAKE_CURRENT_LIST_DIR}/state_machine_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/state_machine_model_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/claim_test.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/claim_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/claim_hints_test.cpp)
 target_link_libraries(state_machine_tests PRIVATE velocity_storage)
-velocity_add_suites(state_machine_tests state_machine state_machine_model claim)
+velocity_add_suites(state_machine_tests state_machine state_machine_model claim claim_hints)
