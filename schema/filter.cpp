@@ -14,6 +14,7 @@
 #include "schema/filter.hpp"
 
 #include <array>
+#include <cmath>
 #include <set>
 #include <utility>
 
@@ -58,8 +59,13 @@ bool list_contains(const value_list& list, const value& operand) {
   return false;
 }
 
+bool is_nan(const value& v) { return v.is_float() && std::isnan(v.as_float()); }
+
 bool ordered_holds(filter_op op, const value* field, const value& operand) {
   if (field == nullptr || comparison_class(*field) != comparison_class(operand)) return false;
+  // NaN sorts below every number in the value order, but "NaN <= 4" must not
+  // make a job with a NaN cpu eligible: NaN satisfies no ordered comparison.
+  if (is_nan(*field) || is_nan(operand)) return false;
   auto order = compare(*field, operand);
   switch (op) {
     case filter_op::lt: return order < 0;

@@ -463,4 +463,10 @@ status validate_schema_change(const collection_schema& before, const collection_
   return validate_schema(after);
 }
 
+collection_schema canonical_schema(collection_schema schema) {
+  std::stable_sort(schema.fields.begin(), schema.fields.end(),
+                   [](const field_spec& a, const field_spec& b) { return a.path < b.path; });
+  return schema;
+}
+
 }  // namespace velocity

@@ -98,6 +98,12 @@ value schema_to_value(const collection_schema& schema);
 // Parses and validates (validate_schema). invalid_argument names the problem.
 status_or<collection_schema> schema_from_value(const value& v);
 
+// The one form in which a schema is stored, cached and compared: fields sorted
+// by path (the order schema_from_value produces). Replicas must hold the same
+// bytes whether a schema came from a command or was reloaded from storage, and
+// apply_defaults / validate_document walk fields in this order.
+collection_schema canonical_schema(collection_schema schema);
+
 // Checks that an alteration is allowed (same collection name; the partition key
 // never changes, since it decides where documents live).
 status validate_schema_change(const collection_schema& before, const collection_schema& after);

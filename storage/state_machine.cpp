@@ -5,6 +5,8 @@
 // Thread safety and invariants: see storage/state_machine.hpp.
 #include "storage/state_machine.hpp"
 
+#include <charconv>
+
 #include "protocols/limits.hpp"
 #include "schema/document_codec.hpp"
 #include "storage/keys.hpp"
@@ -54,7 +56,11 @@ std::string describe_part(const value& v) {
     case value_kind::null: return "null";
     case value_kind::boolean: return v.as_bool() ? "true" : "false";
     case value_kind::integer: return std::to_string(v.as_int());
-    case value_kind::floating: return std::to_string(v.as_float());
+    case value_kind::floating: {
+      char text[32];
+      auto written = std::to_chars(text, text + sizeof text, v.as_float());
+      return std::string{text, written.ptr};
+    }
     case value_kind::string: return "\"" + v.as_string() + "\"";
     default: return std::string{to_string(v.kind())};
   }
@@ -275,7 +281,10 @@ status state_machine::stage_count_delta(std::string_view collection, int64_t del
   } else if (got.code() != error_code::not_found) {
     return got;
   }
-  VELOCITY_CHECK(delta >= 0 || current >= static_cast<uint64_t>(-delta));
+  if (delta < 0 && current < static_cast<uint64_t>(-delta)) {
+    return {error_code::corruption, "counter of collection '" + std::string{collection} + "' is " +
+                                        std::to_string(current) + ", below the number of documents removed"};
+  }
   m.batch.put(column::meta, key, keys::encode_u64(current + static_cast<uint64_t>(delta)));
   return {};
 }

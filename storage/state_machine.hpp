@@ -18,6 +18,9 @@
 // (the engine may or may not hold the batch).
 //
 // Thread safety: none; one owner (the shard replica actor) calls every method.
+// REQUIRES: apply is the only writer of this shard's key ranges while the
+// state machine is open (claim hints assume it); anything that rewrites them
+// (a Raft snapshot install) must reopen the state machine afterwards.
 //
 // Invariants (after every apply):
 //   - applied_index() equals the applied index stored in column::meta.

@@ -2,8 +2,11 @@
 //
 // Claim ("select and assign"): the first document in ascending index order
 // inside the range whose fields match the filter gets the patch. A patch that
-// leaves the document eligible is refused, so one document can never be handed
-// to two claims: after a successful claim it is outside the range or filter.
+// leaves the document inside the claimed index range is refused, so after a
+// successful claim the document is outside the range, and no later claim over
+// that range (whatever its filter) can return it until another command moves
+// it back. Candidates that cannot take the patch (schema, unique index, size)
+// are skipped and count toward the scan limit.
 //
 // Schemas: create / alter / drop, stored as documents of "_schemas" in the same
 // batch as the index backfill or the data removal they imply. Altering a
@@ -38,6 +41,14 @@ document schema_document(const collection_schema& schema, const document* before
   doc.revision = log_index;
   doc.fields = schema_to_value(schema).as_map();
   return doc;
+}
+
+// A candidate whose patched form breaks the schema, a unique index or the size
+// limit is skipped, so one old document (schemas are not re-checked on alter)
+// cannot stop a whole queue. Other failures (I/O) end the claim.
+bool skippable_claim_failure(error_code code) {
+  return code == error_code::schema_violation || code == error_code::unique_violation ||
+         code == error_code::too_large;
 }
 
 }  // namespace
@@ -80,12 +91,14 @@ reply state_machine::do_claim(const cmd::claim& c, mutation& m) {
     merge_patch(fields, c.patch);
     std::string new_key = keys::index_key(shard_id_, c.collection, index.name,
                                           index_values(index, fields), candidate.id);
-    if (new_key >= bounds->lower && new_key < bounds->upper && matches(c.condition, fields)) {
+    if (new_key >= bounds->lower && new_key < bounds->upper) {
       return schema_failure({error_code::invalid_argument,
-                             "the claim's patch leaves the document eligible, so it could be claimed "
-                             "twice; set a field that moves it out of the range or filter"});
+                             "the claim's patch leaves the document inside the claimed range of index '" +
+                                 index.name + "', so it could be claimed twice; set an indexed field "
+                                 "that moves it out of the range"});
     }
     reply r = write_changed(**schema, candidate, std::move(fields), c.time_ns, m);
+    if (skippable_claim_failure(r.st.code())) continue;  // this document cannot take the patch
     r.claimed = r.st.ok();
     return r;
   }
@@ -94,7 +107,7 @@ reply state_machine::do_claim(const cmd::claim& c, mutation& m) {
 }
 
 reply state_machine::do_create_schema(const cmd::create_schema& c, mutation& m) {
-  const collection_schema& schema = c.schema;
+  const collection_schema schema = canonical_schema(c.schema);
   if (status name = validate_collection_name(schema.collection); !name.ok()) return schema_failure(name);
   if (status valid = validate_schema(schema); !valid.ok()) return schema_failure(valid);
   if (find_schema(schema.collection) != nullptr) {
@@ -127,7 +140,7 @@ std::vector<const index_spec*> indexes_missing_from(const collection_schema& fro
 }  // namespace
 
 reply state_machine::do_alter_schema(const cmd::alter_schema& c, mutation& m) {
-  const collection_schema& after = c.schema;
+  const collection_schema after = canonical_schema(c.schema);
   auto current = user_collection(after.collection);
   if (!current.ok()) return schema_failure(current.error());
   const collection_schema& before = **current;

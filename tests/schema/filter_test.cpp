@@ -3,6 +3,8 @@
 #define CAF_SUITE filter
 #include "caf/test/unit_test.hpp"
 
+#include <cmath>
+
 #include <string>
 
 #include "protocols/limits.hpp"
@@ -282,4 +284,12 @@ CAF_TEST(filter to value and back round trips) {
 CAF_TEST(operator names are dollar prefixed) {
   CAF_CHECK_EQUAL(std::string{to_string(filter_op::le)}, "$le");
   CAF_CHECK_EQUAL(std::string{to_string(filter_op::contains_or_empty)}, "$contains_or_empty");
+}
+
+CAF_TEST(a NaN field satisfies no ordered comparison) {
+  value_map fields{{"cpu", value{std::nan("")}}};
+  for (auto op : {filter_op::lt, filter_op::le, filter_op::gt, filter_op::ge}) {
+    CAF_CHECK(!matches(one("cpu", op, value{4}), fields));
+  }
+  CAF_CHECK(!matches(one("cpu", filter_op::ge, value{std::nan("")}), value_map{{"cpu", value{1}}}));
 }

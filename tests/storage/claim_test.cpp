@@ -8,6 +8,7 @@
 #define CAF_SUITE claim
 #include "caf/test/unit_test.hpp"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -199,13 +200,49 @@ CAF_TEST(a case insensitive name filter finds the job) {
   CAF_CHECK_EQUAL(r.doc->id, "b");
 }
 
-CAF_TEST(a claim whose patch leaves the job eligible is refused and writes nothing) {
+CAF_TEST(a claim whose patch leaves the job in the range is refused and writes nothing) {
   CAF_REQUIRE(write(cmd::insert{"jobs", "a", {{"priority", 1}, {"cpu", 2}}, 1}).ok());
   reply r = claim({}, {{"cpu", 3}}, 2);
   CAF_CHECK(r.st.code() == error_code::invalid_argument);
   std::string message = r.st.message();
-  CAF_CHECK_NOT_EQUAL(message.find("eligible"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(message.find("inside the claimed range"), std::string::npos);
   CAF_CHECK_EQUAL(version_of(sm.apply(0, cmd::get{"jobs", "a"})), 1u);
+}
+
+CAF_TEST(claimers with different filters never share a job) {
+  // Moving the job out of the filter alone is not enough: a claimer with a
+  // wider filter over the same range would take it again.
+  CAF_REQUIRE(write(cmd::insert{"jobs", "j1", {{"priority", 1}, {"cpu", 2}}, 1}).ok());
+  filter narrow{{filter_condition{"cpu", filter_op::le, value{4}}}};
+  reply a = claim(narrow, {{"cpu", 8}, {"worker", "A"}}, 2);
+  CAF_CHECK(a.st.code() == error_code::invalid_argument);
+  reply b = claim(narrow, {{"state", "running"}, {"worker", "A"}}, 3);
+  CAF_REQUIRE(b.claimed);
+  filter wide{{filter_condition{"cpu", filter_op::le, value{64}}}};
+  reply c = claim(wide, {{"state", "running"}, {"worker", "B"}}, 4);
+  CAF_REQUIRE(c.ok());
+  CAF_CHECK(!c.claimed);
+}
+
+CAF_TEST(a job that cannot take the patch is skipped and the next one is claimed) {
+  // "old" was stored before a stricter schema: patching it breaks the schema,
+  // and it must not stop the queue.
+  CAF_REQUIRE(write(cmd::insert{"jobs", "old", {{"priority", 1}, {"name", 7}}, 1}).ok() == false);
+  collection_schema loose = test::jobs_schema();
+  loose.fields.erase(std::remove_if(loose.fields.begin(), loose.fields.end(),
+                                    [](const field_spec& f) { return f.path == "name"; }),
+                     loose.fields.end());
+  loose.indexes.pop_back();  // by_name
+  CAF_REQUIRE(write(cmd::alter_schema{loose, 1}).ok());
+  CAF_REQUIRE(write(cmd::insert{"jobs", "old", {{"priority", 1}, {"name", 7}}, 1}).ok());
+  CAF_REQUIRE(write(cmd::alter_schema{test::jobs_schema(), 1}).ok());  // name: string again
+  CAF_REQUIRE(write(cmd::insert{"jobs", "new", {{"priority", 2}, {"name", "fine"}}, 1}).ok());
+  reply r = claim({}, {{"state", "running"}}, 2);
+  CAF_REQUIRE(r.ok());
+  CAF_REQUIRE(r.claimed);
+  CAF_CHECK_EQUAL(r.doc->id, "new");
+  CAF_CHECK_EQUAL(version_of(sm.apply(0, cmd::get{"jobs", "old"})), 1u);
+  CAF_CHECK(!claim({}, {{"state", "running"}}, 3).claimed);
 }
 
 CAF_TEST(a claim that walks past the scan limit without a match is an error not none) {

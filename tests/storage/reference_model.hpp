@@ -244,10 +244,9 @@ class reference_model {
       if (!matches(c.condition, doc.fields)) continue;
       value_map next = doc.fields;
       merge_patch(next, c.patch);
-      if (in_range(tuple_of(index, next), c.range) && matches(c.condition, next)) {
-        return fail(error_code::invalid_argument);
-      }
+      if (in_range(tuple_of(index, next), c.range)) return fail(error_code::invalid_argument);
       reply r = store_changed(doc, std::move(next), c.time_ns);
+      if (r.st.code() == error_code::schema_violation || r.st.code() == error_code::unique_violation) continue;
       r.claimed = r.st.ok();
       return r;
     }
