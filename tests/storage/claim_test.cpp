@@ -4,7 +4,8 @@
 // every claim returns the first eligible job in index order, and "none" is
 // answered only when no eligible job exists (checked against a full scan of
 // the state at that moment). Also: the filters workers use (cpu <= N, targets
-// contain X or are empty, case-insensitive name) and priority order.
+// contain X or are empty, case-insensitive name) and priority order. The
+// interleaving runs on the memory engine and on RocksDB (same body).
 #define CAF_SUITE claim
 #include "caf/test/unit_test.hpp"
 
@@ -16,7 +17,9 @@
 #include "protocols/limits.hpp"
 
 #include "storage/memory_engine.hpp"
+#include "storage/rocksdb_engine.hpp"
 #include "storage/state_machine.hpp"
+#include "tests/storage/engine_test_support.hpp"
 #include "tests/storage/reference_model.hpp"
 
 using namespace velocity;
@@ -41,12 +44,12 @@ filter worker_filter(int worker) {
   return f;
 }
 
-struct fixture {
-  memory_engine eng{memory_engine_options{false}};
-  state_machine sm{eng, 1};
+// One state machine on a caller-owned engine, with the jobs collection.
+struct harness {
+  state_machine sm;
   uint64_t next_index = 1;
 
-  fixture() {
+  explicit harness(engine& e) : sm{e, 1} {
     CAF_REQUIRE(sm.open().ok());
     CAF_REQUIRE(write(cmd::create_schema{test::jobs_schema(), 0}).ok());
   }
@@ -71,6 +74,76 @@ struct fixture {
   reply claim(const filter& f, value_map patch, int64_t time_ns) {
     return write(cmd::claim{"jobs", waiting_range(), f, std::move(patch), time_ns});
   }
+
+  // Producers, 16 claimers and completions in a seeded interleaving, checked
+  // against first_eligible and the reference model.
+  void run_interleaved_claimers() {
+    std::mt19937_64 rng{42};
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+    test::reference_model model{test::jobs_schema()};
+    (void)model.apply(1, cmd::create_schema{test::jobs_schema(), 0});
+    std::map<std::string, int> owner;  // job -> worker that claimed it
+    std::vector<std::string> running;
+    int produced = 0, claims = 0, nones = 0;
+    for (int step = 0; step < steps; ++step) {
+      int action = pick(100);
+      command c;
+      if (action < 30) {
+        value_map fields{{"priority", pick(10)}, {"cpu", pick(8) + 1}, {"name", "Job-" + std::to_string(produced)}};
+        int targets = pick(4);
+        if (targets == 1) fields["targets"] = value_list{};
+        if (targets >= 2) fields["targets"] = value_list{value{"w" + std::to_string(pick(workers))}};
+        c = cmd::insert{"jobs", "job" + std::to_string(produced++), fields, step};
+      } else if (action < 85 || running.empty()) {
+        int worker = pick(workers);
+        filter f = worker_filter(worker);
+        auto expected = first_eligible(f);
+        c = cmd::claim{"jobs", waiting_range(), f, {{"state", "running"}, {"worker", worker}}, step};
+        reply r = sm.apply(next_index, c);
+        CAF_REQUIRE(r.ok());
+        CAF_REQUIRE_EQUAL(r.claimed, expected.has_value());
+        if (r.claimed) {
+          ++claims;
+          CAF_CHECK_EQUAL(r.doc->id, *expected);
+          CAF_CHECK_EQUAL(owner.count(r.doc->id), 0u);
+          owner[r.doc->id] = worker;
+          running.push_back(r.doc->id);
+          CAF_CHECK(r.doc->fields.at("worker") == value{worker});
+        } else {
+          ++nones;
+        }
+        reply modelled = model.apply(next_index, c);
+        CAF_CHECK(modelled.claimed == r.claimed && modelled.doc == r.doc);
+        ++next_index;
+        continue;
+      } else {
+        size_t which = static_cast<size_t>(pick(static_cast<int>(running.size())));
+        std::string done = running[which];
+        running.erase(running.begin() + static_cast<std::ptrdiff_t>(which));
+        c = cmd::update{"jobs", done, {{"state", "done"}}, std::nullopt, step};
+      }
+      reply expected = model.apply(next_index, c);
+      reply actual = write(c);
+      CAF_REQUIRE(actual.ok());
+      CAF_CHECK(expected.doc == actual.doc);
+    }
+    CAF_MESSAGE("produced " << produced << ", claimed " << claims << ", none " << nones);
+    CAF_CHECK_GREATER(claims, 500);
+    CAF_CHECK_GREATER(nones, 10);
+    for (const auto& [id, worker] : owner) {
+      reply r = sm.apply(0, cmd::get{"jobs", id});
+      CAF_CHECK(r.doc->fields.at("worker") == value{worker});
+      CAF_CHECK(r.doc->fields.at("state") != value{"waiting"});
+    }
+  }
+};
+
+struct memory_holder {
+  memory_engine eng{memory_engine_options{false}};
+};
+
+struct fixture : memory_holder, harness {
+  fixture() : harness(eng) {}
 };
 
 }  // namespace
@@ -78,63 +151,7 @@ struct fixture {
 CAF_TEST_FIXTURE_SCOPE(claim_tests, fixture)
 
 CAF_TEST(interleaved claimers never share a job and always get the first eligible one) {
-  std::mt19937_64 rng{42};
-  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  test::reference_model model{test::jobs_schema()};
-  (void)model.apply(1, cmd::create_schema{test::jobs_schema(), 0});
-  std::map<std::string, int> owner;  // job -> worker that claimed it
-  std::vector<std::string> running;
-  int produced = 0, claims = 0, nones = 0;
-  for (int step = 0; step < steps; ++step) {
-    int action = pick(100);
-    command c;
-    if (action < 30) {
-      value_map fields{{"priority", pick(10)}, {"cpu", pick(8) + 1}, {"name", "Job-" + std::to_string(produced)}};
-      int targets = pick(4);
-      if (targets == 1) fields["targets"] = value_list{};
-      if (targets >= 2) fields["targets"] = value_list{value{"w" + std::to_string(pick(workers))}};
-      c = cmd::insert{"jobs", "job" + std::to_string(produced++), fields, step};
-    } else if (action < 85 || running.empty()) {
-      int worker = pick(workers);
-      filter f = worker_filter(worker);
-      auto expected = first_eligible(f);
-      c = cmd::claim{"jobs", waiting_range(), f, {{"state", "running"}, {"worker", worker}}, step};
-      reply r = sm.apply(next_index, c);
-      CAF_REQUIRE(r.ok());
-      CAF_REQUIRE_EQUAL(r.claimed, expected.has_value());
-      if (r.claimed) {
-        ++claims;
-        CAF_CHECK_EQUAL(r.doc->id, *expected);
-        CAF_CHECK_EQUAL(owner.count(r.doc->id), 0u);
-        owner[r.doc->id] = worker;
-        running.push_back(r.doc->id);
-        CAF_CHECK(r.doc->fields.at("worker") == value{worker});
-      } else {
-        ++nones;
-      }
-      reply modelled = model.apply(next_index, c);
-      CAF_CHECK(modelled.claimed == r.claimed && modelled.doc == r.doc);
-      ++next_index;
-      continue;
-    } else {
-      size_t which = static_cast<size_t>(pick(static_cast<int>(running.size())));
-      std::string done = running[which];
-      running.erase(running.begin() + static_cast<std::ptrdiff_t>(which));
-      c = cmd::update{"jobs", done, {{"state", "done"}}, std::nullopt, step};
-    }
-    reply expected = model.apply(next_index, c);
-    reply actual = write(c);
-    CAF_REQUIRE(actual.ok());
-    CAF_CHECK(expected.doc == actual.doc);
-  }
-  CAF_MESSAGE("produced " << produced << ", claimed " << claims << ", none " << nones);
-  CAF_CHECK_GREATER(claims, 500);
-  CAF_CHECK_GREATER(nones, 10);
-  for (const auto& [id, worker] : owner) {
-    reply r = sm.apply(0, cmd::get{"jobs", id});
-    CAF_CHECK(r.doc->fields.at("worker") == value{worker});
-    CAF_CHECK(r.doc->fields.at("state") != value{"waiting"});
-  }
+  run_interleaved_claimers();
 }
 
 CAF_TEST(claims follow priority order within the range) {
@@ -258,3 +275,13 @@ CAF_TEST(a claim that walks past the scan limit without a match is an error not 
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(interleaved claimers on rocksdb never share a job and always get the first eligible one) {
+  test::temp_dir dir{"claim-interleaved"};
+  auto opened = rocksdb_engine::open(rocksdb_options{dir.path(), 8 << 20, true, 1 << 20});
+  CAF_REQUIRE(opened.ok());
+  {
+    harness h{*opened.value()};
+    h.run_interleaved_claimers();
+  }
+}

@@ -7,9 +7,12 @@
 // counts and claim results. Cursors are model-private: a cursor is a number
 // naming a remembered (index tuple, id) position.
 //
-// Supported subset (what the tests generate): one collection with a fixed
-// schema whose field types are string, int or list, top-level fields only,
-// none required. Schema commands are not modelled.
+// Supported subset (what the tests generate): one collection whose field
+// types are string, int or list, top-level fields only, none required. Schema
+// commands on that collection are modelled: create (the collection exists only
+// after it), alter (indexes added, removed, redefined or made unique; refused
+// over duplicates; the partition key never changes) and drop (removes every
+// document). Schema validation itself is delegated to schema/schema.hpp.
 //
 // Thread safety: none (test code).
 #pragma once
@@ -46,9 +49,12 @@ inline collection_schema jobs_schema() {
 
 class reference_model {
  public:
+  // `schema` names the modelled collection; it exists after a create_schema.
   explicit reference_model(collection_schema schema) : schema_(std::move(schema)) {}
 
   uint64_t applied_index() const { return applied_; }
+  bool exists() const { return exists_; }
+  const collection_schema& schema() const { return schema_; }
   const std::map<std::string, document>& documents() const { return docs_; }
 
   reply apply(uint64_t log_index, const command& c) {
@@ -64,7 +70,10 @@ class reference_model {
     if (auto* x = std::get_if<cmd::compare_and_swap>(&c)) return change(x->collection, x->id, x->expected_version, x->condition, x->fields, x->merge, x->time_ns);
     if (auto* x = std::get_if<cmd::erase>(&c)) return erase(*x);
     if (auto* x = std::get_if<cmd::claim>(&c)) return claim(*x);
-    return fail(error_code::internal);  // schema commands are not modelled
+    if (auto* x = std::get_if<cmd::create_schema>(&c)) return create_schema(*x);
+    if (auto* x = std::get_if<cmd::alter_schema>(&c)) return alter_schema(*x);
+    if (auto* x = std::get_if<cmd::drop_schema>(&c)) return drop_schema(*x);
+    return fail(error_code::internal);
   }
 
   // The index tuple of a document (absent fields are null).
@@ -123,7 +132,72 @@ class reference_model {
     return r;
   }
 
-  bool wrong_collection(const std::string& collection) const { return collection != schema_.collection; }
+  bool wrong_collection(const std::string& collection) const {
+    return !exists_ || collection != schema_.collection;
+  }
+
+  // An index range the state machine cannot scan: unknown index or a bound
+  // with more values than the index has fields.
+  bool bad_range(const index_range& range) const {
+    const index_spec* index = schema_.find_index(range.index);
+    if (index == nullptr) return true;
+    for (const auto* end : {&range.from, &range.to}) {
+      if (*end && (*end)->size() > index->fields.size()) return true;
+    }
+    return false;
+  }
+
+  // True if two documents share a null-free tuple of a unique index of `schema`.
+  bool unique_duplicates(const collection_schema& schema) const {
+    for (const index_spec& index : schema.indexes) {
+      if (!index.unique) continue;
+      std::vector<std::vector<value>> seen;
+      for (const auto& [id, doc] : docs_) {
+        auto tuple = tuple_of(index, doc.fields);
+        if (std::any_of(tuple.begin(), tuple.end(), [](const value& v) { return v.is_null(); })) continue;
+        if (std::find(seen.begin(), seen.end(), tuple) != seen.end()) return true;
+        seen.push_back(std::move(tuple));
+      }
+    }
+    return false;
+  }
+
+  reply schema_stored(const collection_schema& schema, int64_t time_ns) {
+    schema_ = canonical_schema(schema);
+    uint64_t version = schema_doc_ ? schema_doc_->version + 1 : 1;
+    int64_t created = schema_doc_ ? schema_doc_->created_ns : time_ns;
+    schema_doc_ = document{schema_.collection, version, created, time_ns, index_, schema_to_value(schema_).as_map()};
+    exists_ = true;
+    reply r;
+    r.schema = schema_;
+    r.doc = schema_doc_;
+    return r;
+  }
+
+  reply create_schema(const cmd::create_schema& c) {
+    if (!validate_schema(c.schema).ok()) return fail(error_code::invalid_argument);
+    if (c.schema.collection != schema_.collection) return fail(error_code::internal);  // not modelled
+    if (exists_) return fail(error_code::already_exists);
+    return schema_stored(c.schema, c.time_ns);
+  }
+
+  reply alter_schema(const cmd::alter_schema& c) {
+    if (!c.schema.collection.empty() && c.schema.collection.front() == '_') return fail(error_code::invalid_argument);
+    if (wrong_collection(c.schema.collection)) return fail(error_code::unknown_collection);
+    if (!validate_schema(c.schema).ok()) return fail(error_code::invalid_argument);
+    if (c.schema.partition_key != schema_.partition_key) return fail(error_code::invalid_argument);
+    if (unique_duplicates(c.schema)) return fail(error_code::unique_violation);
+    return schema_stored(c.schema, c.time_ns);
+  }
+
+  reply drop_schema(const cmd::drop_schema& c) {
+    if (!c.collection.empty() && c.collection.front() == '_') return fail(error_code::invalid_argument);
+    if (wrong_collection(c.collection)) return fail(error_code::unknown_collection);
+    docs_.clear();
+    schema_doc_.reset();
+    exists_ = false;
+    return {};
+  }
 
   // A null satisfies any type (like an absent field), as validate_document does.
   static bool type_ok(field_type type, const value& v) {
@@ -237,7 +311,7 @@ class reference_model {
 
   reply claim(const cmd::claim& c) {
     if (wrong_collection(c.collection)) return fail(error_code::unknown_collection);
-    if (schema_.find_index(c.range.index) == nullptr) return fail(error_code::invalid_argument);
+    if (bad_range(c.range)) return fail(error_code::invalid_argument);
     const index_spec& index = *schema_.find_index(c.range.index);
     for (const entry& e : entries(c.range)) {
       document& doc = docs_.at(e.id);
@@ -255,6 +329,7 @@ class reference_model {
 
   reply count(const cmd::count& c) const {
     if (wrong_collection(c.collection)) return fail(error_code::unknown_collection);
+    if (c.range && bad_range(*c.range)) return fail(error_code::invalid_argument);
     reply r;
     r.count = c.range ? entries(*c.range).size() : docs_.size();
     return r;
@@ -263,6 +338,7 @@ class reference_model {
   reply list(const cmd::list& c) {
     if (wrong_collection(c.collection)) return fail(error_code::unknown_collection);
     if (c.limit > limits::list_limit_max) return fail(error_code::invalid_argument);
+    if (c.range && bad_range(*c.range)) return fail(error_code::invalid_argument);
     uint32_t limit = c.limit == 0 ? limits::list_limit_default : c.limit;
     std::vector<entry> all;
     if (c.range) {
@@ -292,6 +368,8 @@ class reference_model {
 
   collection_schema schema_;
   std::map<std::string, document> docs_;
+  bool exists_ = false;
+  std::optional<document> schema_doc_;  // the "_schemas" document while the collection exists
   std::vector<entry> cursors_;
   uint64_t applied_ = 0;
   uint64_t index_ = 0;

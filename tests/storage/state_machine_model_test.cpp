@@ -3,7 +3,10 @@
 // tests/storage/reference_model.hpp; every reply must agree. A small id and
 // name space makes conflicts, duplicates and unique violations common. The
 // state machine is reopened now and then (and the RocksDB engine reopened) to
-// prove that recovery continues exactly where it stopped.
+// prove that recovery continues exactly where it stopped. Schema commands are
+// part of the mix: alters that add, remove, redefine (same name, other fields)
+// or make unique an index, a refused partition key change, and drop + create.
+// Reads and claims then run over whatever indexes the current schema has.
 #define CAF_SUITE state_machine_model
 #include "caf/test/unit_test.hpp"
 
@@ -35,7 +38,7 @@ std::string describe(const reply& r) {
 }
 
 bool same(const reply& a, const reply& b) {
-  return a.st.code() == b.st.code() && a.doc == b.doc && a.docs == b.docs &&
+  return a.st.code() == b.st.code() && a.doc == b.doc && a.docs == b.docs && a.schema == b.schema &&
          a.next_cursor.empty() == b.next_cursor.empty() && a.count == b.count &&
          a.current_version == b.current_version && a.claimed == b.claimed;
 }
@@ -92,6 +95,26 @@ class generator {
   value_map claim_patch() {
     if (chance(10)) return value_map{{"cpu", 1}};  // may leave it eligible: refused
     return value_map{{"state", "running"}, {"priority", pick(5)}};
+  }
+
+  // A variant of the jobs schema; most are valid alterations of the others.
+  collection_schema schema_variant() {
+    collection_schema s = test::jobs_schema();
+    switch (pick(8)) {
+      case 0: break;
+      case 1: s.indexes.push_back(index_spec{"by_cpu", {"cpu"}, false}); break;
+      case 2: s.indexes[0].fields = {"state", "cpu"}; break;  // redefined under the same name
+      case 3: s.indexes.pop_back(); break;                    // by_name removed
+      case 4: s.indexes[1].unique = false; break;
+      case 5: s.indexes.push_back(index_spec{"by_cpu", {"cpu", "priority"}, true}); break;
+      case 6: s.indexes[0].unique = true; break;  // refused while (state, priority) repeats
+      default:
+        // The partition key may never change (invalid_argument).
+        for (auto& f : s.fields) f.required = f.required || f.path == "name";
+        s.partition_key = "name";
+    }
+    if (chance(30)) std::reverse(s.fields.begin(), s.fields.end());  // declaration order must not matter
+    return s;
   }
 
   std::mt19937_64& rng() { return rng_; }
@@ -165,6 +188,11 @@ class model_run {
       }
       ++outcomes_[std::string{to_string(actual.st.code())} + (actual.claimed ? "+claimed" : "") +
                   (actual.next_cursor.empty() ? "" : "+more")];
+      if (c.index() >= command{cmd::create_schema{}}.index()) {
+        const char* kinds[] = {"create ", "alter ", "drop "};
+        ++schema_outcomes_[kinds[c.index() - command{cmd::create_schema{}}.index()] +
+                           std::string{to_string(actual.st.code())}];
+      }
       if (std::holds_alternative<cmd::list>(c)) {
         sm_cursor_ = actual.next_cursor;
         model_cursor_ = expected.next_cursor;
@@ -174,12 +202,19 @@ class model_run {
     check_final_state();
     std::string summary;
     for (const auto& [outcome, times] : outcomes_) summary += outcome + "=" + std::to_string(times) + " ";
+    for (const auto& [outcome, times] : schema_outcomes_) summary += "[" + outcome + "]=" + std::to_string(times) + " ";
     CAF_MESSAGE("seed " << seed_ << (use_rocksdb_ ? " rocksdb: " : " memory: ") << summary);
     // Every interesting outcome must have happened, or the run proves little.
     for (const char* needed : {"ok", "ok+claimed", "ok+more", "already_exists", "not_found", "version_conflict",
-                               "condition_failed", "schema_violation", "unique_violation", "invalid_argument"}) {
+                               "condition_failed", "schema_violation", "unique_violation", "invalid_argument",
+                               "unknown_collection"}) {
       CAF_CHECK_GREATER(outcomes_[needed], 0);
     }
+    CAF_CHECK_GREATER(schema_outcomes_["alter ok"], 5);
+    CAF_CHECK_GREATER(schema_outcomes_["alter unique_violation"], 0);
+    CAF_CHECK_GREATER(schema_outcomes_["alter invalid_argument"], 0);
+    CAF_CHECK_GREATER(schema_outcomes_["drop ok"], 0);
+    CAF_CHECK_GREATER(schema_outcomes_["create ok"], 0);
     return compared;
   }
 
@@ -188,6 +223,17 @@ class model_run {
     int kind = gen_.pick(100);
     int64_t now = 1000 + step_;
     std::string doc_id = gen_.id();
+    if ((!model_.exists() && gen_.chance(20)) || gen_.chance(3)) {
+      // Open paginations may name positions of an index that no longer has
+      // that shape: start over after any schema command.
+      sm_cursor_.clear();
+      model_cursor_.clear();
+      if (!model_.exists()) return cmd::create_schema{gen_.schema_variant(), now};
+      int which = gen_.pick(10);
+      if (which == 0) return cmd::drop_schema{"jobs", now};
+      if (which == 1) return cmd::create_schema{gen_.schema_variant(), now};  // already_exists
+      return cmd::alter_schema{gen_.schema_variant(), now};
+    }
     if (kind < 20) return cmd::insert{"jobs", doc_id, gen_.fields(), now};
     if (kind < 28) return cmd::get{"jobs", doc_id};
     if (kind < 40) return cmd::update{"jobs", doc_id, gen_.patch(), gen_.expected(model_, doc_id), now};
@@ -238,6 +284,7 @@ class model_run {
   std::string sm_cursor_;
   std::string model_cursor_;
   std::map<std::string, int> outcomes_;
+  std::map<std::string, int> schema_outcomes_;
 };
 
 }  // namespace
