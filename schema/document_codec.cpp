@@ -71,8 +71,7 @@ void build_value(wire::Value::Builder out, const value& v) {
   }
 }
 
-void build_document(capnp::MallocMessageBuilder& message, const document& d) {
-  auto root = message.initRoot<wire::Document>();
+void build_document(wire::Document::Builder root, const document& d) {
   root.setId(text_of(d.id));
   root.setVersion(d.version);
   root.setCreatedNs(d.created_ns);
@@ -95,7 +94,7 @@ std::string too_deep_message() {
   return "document nesting deeper than " + std::to_string(limits::nesting_depth_max);
 }
 
-status_or<value> read_value(wire::Value::Reader in, size_t depth);
+status_or<value> read_value_at(wire::Value::Reader in, size_t depth);
 
 // Map entries (also a document's fields); keys must be strictly ascending.
 status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, size_t depth) {
@@ -105,7 +104,7 @@ status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, si
     std::string_view key_view{key.cStr(), key.size()};
     if (!entries.empty() && std::string_view{entries.rbegin()->first} >= key_view)
       return corruption("map keys are not strictly ascending at \"" + std::string{key_view} + "\"");
-    auto item = read_value(entry.getValue(), depth + 1);
+    auto item = read_value_at(entry.getValue(), depth + 1);
     if (!item.ok()) return item.error();
     entries.emplace_hint(entries.end(), std::string{key_view}, std::move(item).value());
   }
@@ -116,7 +115,7 @@ status_or<value> read_list(capnp::List<wire::Value>::Reader in, size_t depth) {
   value_list items;
   items.reserve(in.size());
   for (auto item : in) {
-    auto decoded = read_value(item, depth + 1);
+    auto decoded = read_value_at(item, depth + 1);
     if (!decoded.ok()) return decoded.error();
     items.push_back(std::move(decoded).value());
   }
@@ -125,7 +124,7 @@ status_or<value> read_list(capnp::List<wire::Value>::Reader in, size_t depth) {
 
 // depth counts the containers around `in`; a container at depth d makes its
 // value at least d + 1 deep.
-status_or<value> read_value(wire::Value::Reader in, size_t depth) {
+status_or<value> read_value_at(wire::Value::Reader in, size_t depth) {
   switch (in.which()) {
     case wire::Value::NULL_: return value{};
     case wire::Value::BOOL: return value{in.getBool()};
@@ -152,7 +151,7 @@ status_or<value> read_value(wire::Value::Reader in, size_t depth) {
   return corruption("unknown value kind " + std::to_string(static_cast<unsigned>(in.which())));
 }
 
-status_or<document> read_document(wire::Document::Reader in) {
+status_or<document> read_document_root(wire::Document::Reader in) {
   document d;
   auto id = in.getId();
   d.id.assign(id.cStr(), id.size());
@@ -167,13 +166,20 @@ status_or<document> read_document(wire::Document::Reader in) {
   return d;
 }
 
-// limits::capnp_nesting_max allows three Cap'n Proto levels per map level
-// (entry list, entry, value struct); read_value enforces nesting_depth_max.
-capnp::ReaderOptions reader_options() {
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = limits::capnp_traversal_words_max;
-  options.nestingLimit = limits::capnp_nesting_max;
-  return options;
+// Runs read() with Cap'n Proto exceptions (bad pointers in an embedded value
+// are only found when read) turned into `problem`, and re-codes read()'s own
+// corruption statuses as `problem`.
+template <class Result, class Read>
+status_or<Result> read_embedded(const char* what, error_code problem, Read read) {
+  try {
+    status_or<Result> result = read();
+    if (result.ok() || problem == error_code::corruption) return result;
+    return status{problem, result.error().message()};
+  } catch (const kj::Exception& e) {
+    return status{problem, std::string{what} + " is corrupt: " + e.getDescription().cStr()};
+  } catch (const std::exception& e) {
+    return status{problem, std::string{what} + " is corrupt: " + e.what()};
+  }
 }
 
 // Validates framing, then runs read(root reader) with Cap'n Proto exceptions
@@ -194,7 +200,7 @@ status_or<Result> decode_root(std::string_view bytes, const char* what, Read rea
   }
   kj::ArrayPtr<const capnp::word> array(words, bytes.size() / word_bytes);
   try {
-    capnp::FlatArrayMessageReader reader(array, reader_options());
+    capnp::FlatArrayMessageReader reader(array, codec_reader_options());
     if (reader.getEnd() != array.end())
       return corruption(std::string{what} + " has bytes after the message");
     return read(reader.getRoot<Root>());
@@ -209,13 +215,13 @@ status_or<Result> decode_root(std::string_view bytes, const char* what, Read rea
 
 std::string encode_document(const document& d) {
   capnp::MallocMessageBuilder message;
-  build_document(message, d);
+  build_document(message.initRoot<wire::Document>(), d);
   return flatten(message);
 }
 
 status_or<document> decode_document(std::string_view bytes) {
   return decode_root<wire::Document, document>(bytes, "document",
-                                               [](wire::Document::Reader root) { return read_document(root); });
+                                               [](wire::Document::Reader root) { return read_document_root(root); });
 }
 
 std::string encode_value(const value& v) {
@@ -226,12 +232,33 @@ std::string encode_value(const value& v) {
 
 status_or<value> decode_value(std::string_view bytes) {
   return decode_root<wire::Value, value>(bytes, "value",
-                                         [](wire::Value::Reader root) { return read_value(root, 0); });
+                                         [](wire::Value::Reader root) { return read_value_at(root, 0); });
+}
+
+void write_value(const value& v, wire::Value::Builder out) { build_value(out, v); }
+
+status_or<value> read_value(wire::Value::Reader in, error_code problem) {
+  return read_embedded<value>("value", problem, [&] { return read_value_at(in, 0); });
+}
+
+void write_document(const document& d, wire::Document::Builder out) { build_document(out, d); }
+
+status_or<document> read_document(wire::Document::Reader in, error_code problem) {
+  return read_embedded<document>("document", problem, [&] { return read_document_root(in); });
+}
+
+// limits::capnp_nesting_max allows three Cap'n Proto levels per map level
+// (entry list, entry, value struct); read_value_at enforces nesting_depth_max.
+capnp::ReaderOptions codec_reader_options(uint64_t traversal_words) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = traversal_words;
+  options.nestingLimit = limits::capnp_nesting_max;
+  return options;
 }
 
 size_t encoded_document_bytes(const document& d) {
   capnp::MallocMessageBuilder message;
-  build_document(message, d);
+  build_document(message.initRoot<wire::Document>(), d);
   return capnp::computeSerializedSizeInWords(message) * word_bytes;
 }
 

@@ -6,13 +6,26 @@
 // this one edge, and verifies map keys are sorted and unique. Any problem gives
 // corruption (stored bytes) with a message; it never crashes.
 //
+// The builder-level functions (write_value, read_value, write_document,
+// read_document) embed values and documents in larger messages (commands,
+// replies, client requests). The readers apply the same value checks (nesting,
+// known kinds, sorted unique keys) and catch Cap'n Proto exceptions; the
+// message-level limits are the caller's, set with codec_reader_options when it
+// opens the message. They report problems with the code the caller names
+// (corruption for stored bytes, malformed for bytes from the network).
+//
 // Thread safety: pure functions.
 #pragma once
 
+#include <capnp/message.h>
+
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "protocols/error.hpp"
+#include "protocols/limits.hpp"
+#include "protocols/value.capnp.h"
 #include "schema/value.hpp"
 
 namespace velocity {
@@ -25,5 +38,20 @@ status_or<value> decode_value(std::string_view bytes);
 
 // The encoded size of a document without building it twice (for limits).
 size_t encoded_document_bytes(const document& d);
+
+// Builder-level conversions (see the top of this file).
+void write_value(const value& v, wire::Value::Builder out);
+status_or<value> read_value(wire::Value::Reader in, error_code problem = error_code::corruption);
+void write_document(const document& d, wire::Document::Builder out);
+status_or<document> read_document(wire::Document::Reader in,
+                                  error_code problem = error_code::corruption);
+
+// Reader limits for a message that holds values: traversal_words (8-byte words
+// Cap'n Proto may read; the default fits one document with room for shared
+// structure) and limits::capnp_nesting_max. A message that carries many
+// documents (a list reply) passes a larger traversal bound derived from its
+// frame size.
+capnp::ReaderOptions codec_reader_options(
+    uint64_t traversal_words = limits::capnp_traversal_words_max);
 
 }  // namespace velocity
