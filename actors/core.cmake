@@ -1,1 +1,13 @@
-# (being written)
+# velocity_actors: the environment seam, the log writer (group commit), the
+# shard actors and the router actor. Thin CAF shells over storage/ and router/.
+add_library(velocity_actors STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/environment.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/log_writer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/shard.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/router_actor.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/router_routing.cpp
+)
+target_include_directories(velocity_actors PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(velocity_actors
+  PUBLIC velocity_storage velocity_router velocity_protocols CAF::core
+  PRIVATE velocity_warnings spdlog::spdlog)

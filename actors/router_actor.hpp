@@ -1,0 +1,53 @@
+// The router actor: the one entry point for client requests on a node
+// (router_actor in actors/messages.hpp). It validates the consistency level,
+// stamps write commands with the time (the state machine never reads a
+// clock), generates missing insert ids, picks the shard(s), forwards with a
+// timeout and answers with a client_response. Schema changes go to every
+// shard (they must agree); health, status and get_schema are answered here.
+//
+// Routing decisions are pure functions (router_routing.hpp) so the routing
+// engineer's router/ library can replace them without touching the actor.
+//
+// Actor safety: state is touched only by the router actor.
+// Invariants: in_flight_ counts accepted requests not yet answered and never
+// exceeds router_options::in_flight_max (beyond: overloaded); once draining,
+// every new request is answered unavailable and drain replies go out when
+// in_flight_ reaches zero.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/environment.hpp"
+#include "actors/messages.hpp"
+#include "actors/shard.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/atom.hpp"
+
+namespace velocity {
+
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+
+// Requests in flight through one router. Bounds memory under overload.
+inline constexpr size_t router_in_flight_max_default = 1 << 16;
+
+struct router_options {
+  std::string node_id;
+  storage_mode mode = storage_mode::memory;
+  std::vector<shard_actor> shards;  // index = shard id; at least one
+  std::shared_ptr<environment> env;
+  uint32_t request_timeout_ms_default = 5000;
+  size_t in_flight_max = router_in_flight_max_default;
+};
+
+// The router plus node control: drain stops accepting and replies (with the
+// number of requests it waited for) once nothing is in flight.
+using router_control_actor =
+    router_actor::extend<caf::replies_to<drain_atom>::with<uint64_t>>;
+
+router_control_actor spawn_router(caf::actor_system& system, router_options options);
+
+}  // namespace velocity
