@@ -1,0 +1,101 @@
+// A node: everything one velocityd process runs, built from a node_config.
+// start() opens the engine (memory or RocksDB), spawns the log writer
+// (persistent mode), one shard actor per shard (each recovering its state
+// machine), the router, and the TCP transport. stop() shuts down in order:
+// stop accepting connections, drain the router (new requests get unavailable,
+// in-flight ones finish), a final group-commit fsync, stop the actors and
+// wait for them, sync and close the engine.
+//
+// Thread safety: start/stop/accessors from one thread (main or a test), never
+// from inside an actor (stop blocks). The node must be stopped (or destroyed)
+// before its actor_system is destroyed.
+// Invariants: after start() returned ok every actor is running; after stop()
+// no actor of the node is alive and the engine is closed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/environment.hpp"
+#include "actors/log_writer.hpp"
+#include "actors/messages.hpp"
+#include "actors/router_actor.hpp"
+#include "actors/shard.hpp"
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+#include "protocols/error.hpp"
+
+namespace velocity {
+
+// Shards per node: each is an actor with its own key range. More than the
+// cores is pointless on one node; the bound keeps a typo from spawning millions.
+inline constexpr uint32_t node_shards_max = 256;
+// RocksDB block cache: at least 1 MiB, at most 1 TiB.
+inline constexpr size_t node_cache_mb_max = 1 << 20;
+// How long stop() waits for in-flight requests before shutting down anyway.
+inline constexpr uint32_t node_drain_timeout_ms = 10000;
+
+struct node_config {
+  std::string node_id = "node1";
+  std::string host = "127.0.0.1";
+  uint16_t port = 7400;       // 0 = any free port (see node::port())
+  uint16_t http_port = 7401;  // ops HTTP endpoint (served elsewhere)
+  storage_mode mode = storage_mode::memory;
+  std::string data_dir;       // persistent mode only
+  uint32_t shards = 1;
+  size_t cache_mb = 64;
+  std::string log_level = "info";
+  bool listen = true;         // start the TCP transport
+  uint32_t request_timeout_ms = 5000;
+};
+
+// invalid_argument naming the first bad setting (empty node id, shards out of
+// range, persistent mode without data dir, unknown log level, ...).
+status validate(const node_config& config);
+
+class node {
+ public:
+  // Starts a node. invalid_argument for a bad config, io_error for an unusable
+  // data directory or a port in use (the message names the path or address).
+  // env = nullptr: the real environment.
+  static status_or<std::unique_ptr<node>> start(caf::actor_system& system, node_config config,
+                                                std::shared_ptr<environment> env = nullptr);
+
+  ~node();  // stop() unless already stopped
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // The router: what clients (remote via the transport, or embedded) talk to.
+  router_actor router() const { return router_; }
+  // The bound client port; 0 without a transport.
+  uint16_t port() const { return port_; }
+  const node_config& config() const { return config_; }
+  caf::actor_system& system() { return system_; }
+
+  // Orderly shutdown (see the file comment). Idempotent; returns the final
+  // sync's status (ok in memory mode).
+  status stop();
+
+ private:
+  node(caf::actor_system& system, node_config config, std::shared_ptr<environment> env);
+
+  status open();  // the body of start()
+  status spawn_actors();
+
+  caf::actor_system& system_;
+  node_config config_;
+  std::shared_ptr<environment> env_;
+  std::shared_ptr<engine> engine_;
+  log_writer_actor log_writer_;        // null in memory mode
+  std::vector<shard_actor> shards_;
+  router_control_actor router_control_;
+  router_actor router_;
+  caf::actor transport_;               // null without a transport
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace velocity
