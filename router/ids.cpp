@@ -36,7 +36,7 @@ int digit_of(char c) {
 std::string generate_id(int64_t now_ns, uint64_t random) {
   VELOCITY_CHECK(now_ns >= 0);
   const int64_t ms = now_ns / nanoseconds_per_millisecond;
-  VELOCITY_CHECK_LE(ms, generated_id_time_ms_max);
+  static_assert(INT64_MAX / nanoseconds_per_millisecond <= generated_id_time_ms_max);
   const auto sub_ms_ns = static_cast<uint64_t>(now_ns % nanoseconds_per_millisecond);
   const uint64_t sub_ms_position = (sub_ms_ns << 16) / nanoseconds_per_millisecond;  // 0..65535
   const u128 bits{(static_cast<uint64_t>(ms) << 16) | sub_ms_position, random};

@@ -25,7 +25,8 @@ namespace velocity {
 
 inline constexpr size_t generated_id_chars = 26;
 
-// Milliseconds fit in 48 bits until the year 10889.
+// 48 bits of milliseconds last until the year 10889; int64 nanoseconds end in
+// 2262, so every now_ns fits.
 inline constexpr int64_t generated_id_time_ms_max = (int64_t{1} << 48) - 1;
 
 // REQUIRES: 0 <= now_ns (a time before 1970 is a broken clock, not input).
