@@ -14,6 +14,7 @@ packages=(
   libsimdjson-dev            # JSON parsing at the human edges
   nlohmann-json3-dev         # JSON building in tools
   libbenchmark-dev           # micro-benchmarks
+  libcli11-dev               # argument parsing of the velocity CLI
 )
 
 missing=()

@@ -1,0 +1,237 @@
+// The client-facing TCP transport (actors/transport.hpp): an acceptor broker
+// that binds host:port and forks one connection broker per accepted socket.
+//
+// A connection broker turns bytes into frames (frame_decoder), frames into
+// client_request values (decode_client_request), asks the router with a
+// timeout and writes each client_response as soon as it arrives, so responses
+// leave in completion order, not request order.
+//
+// Actor safety: every broker runs on the middleman's multiplexer thread and
+// never blocks; state is touched only by its own broker.
+// Invariants: a connection has at most in_flight_per_connection_max requests at
+// the router and at most buffered_bytes_per_connection_max bytes waiting to be
+// written; above either it stops reading (halt) and resumes (trigger) once the
+// backlog drains, so a slow or greedy client cannot grow our memory. The
+// acceptor holds at most connections_max connection brokers and closes sockets
+// beyond that. Connection brokers are linked to the acceptor: exiting the
+// acceptor closes them all.
+#include <future>
+#include <memory>
+#include <set>
+
+#include "actors/transport.hpp"
+#include "caf/io/broker.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/io/receive_policy.hpp"
+#include "caf/io/system_messages.hpp"
+#include "protocols/framing.hpp"
+
+namespace velocity {
+namespace {
+
+// Bytes requested per read; the decoder is incremental, so any size works.
+constexpr size_t read_chunk_bytes_max = 64 << 10;
+// The router answers timeouts itself at the request's timeout; wait a little
+// longer so its reply (with its message) wins over our own timeout.
+constexpr uint32_t router_grace_ms = 250;
+
+struct connection_state {
+  frame_decoder decoder;
+  size_t in_flight = 0;
+  uint64_t unsent_bytes = 0;  // written by us, not yet on the socket
+  bool reading = true;
+  bool closing = false;
+};
+
+struct shared_settings {
+  router_actor router;
+  transport_options options;
+};
+
+using connection_broker = caf::io::stateful_broker<connection_state>;
+
+// Seam (see transport.hpp): encoded frame -> socket. TLS would encrypt here.
+void send_bytes(connection_broker* self, caf::io::connection_handle hdl, const std::string& frame) {
+  auto& buffer = self->wr_buf(hdl);
+  buffer.insert(buffer.end(), frame.begin(), frame.end());
+  self->state.unsent_bytes += frame.size();
+  self->flush(hdl);
+}
+
+void send_response(connection_broker* self, caf::io::connection_handle hdl,
+                   const client_response& response) {
+  std::string frame;
+  append_frame(frame, encode_client_response(response));
+  send_bytes(self, hdl, frame);
+}
+
+// Stops reading when a limit is reached; resumes when both are below again.
+void update_reading(connection_broker* self, caf::io::connection_handle hdl,
+                    const transport_options& options) {
+  auto& st = self->state;
+  bool over = st.in_flight >= options.in_flight_per_connection_max ||
+              st.unsent_bytes + st.decoder.buffered_bytes() >
+                  options.buffered_bytes_per_connection_max;
+  if (over && st.reading) {
+    self->halt(hdl);
+    st.reading = false;
+  } else if (!over && !st.reading && !st.closing) {
+    self->trigger(hdl);
+    st.reading = true;
+  }
+}
+
+void close_connection(connection_broker* self) {
+  self->state.closing = true;
+  self->quit();
+}
+
+void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
+                  const std::shared_ptr<const shared_settings>& settings);
+
+void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
+                  const std::shared_ptr<const shared_settings>& settings,
+                  const std::string& payload) {
+  std::optional<uint64_t> request_id;
+  auto decoded = decode_client_request(payload, request_id);
+  if (!decoded.ok()) {
+    if (!request_id) {
+      close_connection(self);
+      return;
+    }
+    auto response = error_response(*request_id, decoded.error().code(), decoded.error().message());
+    send_response(self, hdl, response);
+    return;
+  }
+  auto request = std::move(decoded).value();
+  auto id = request.request_id;
+  auto timeout_ms =
+      request.timeout_ms != 0 ? request.timeout_ms : settings->options.request_timeout_ms_default;
+  ++self->state.in_flight;
+  auto done = [self, hdl, settings](const client_response& response) {
+    auto& st = self->state;
+    --st.in_flight;
+    if (st.closing) return;
+    send_response(self, hdl, response);
+    drain_frames(self, hdl, settings);
+  };
+  self->request(settings->router, std::chrono::milliseconds{uint64_t{timeout_ms} + router_grace_ms},
+                request_atom::value,
+                std::move(request))
+      .then([done](const client_response& response) { done(response); },
+            [done, id, timeout_ms](caf::error& err) {
+              if (err == caf::sec::request_timeout)
+                done(error_response(id, error_code::timeout,
+                                    "no reply from the router within " +
+                                        std::to_string(timeout_ms) + " ms"));
+              else
+                done(error_response(id, error_code::unavailable,
+                                    "router failed: " + caf::to_string(err)));
+            });
+}
+
+// Seam (see transport.hpp): socket -> decoder. TLS would decrypt here.
+void on_bytes(connection_broker* self, caf::io::connection_handle hdl,
+              const std::shared_ptr<const shared_settings>& settings,
+              const std::vector<char>& bytes) {
+  auto& st = self->state;
+  if (st.closing) return;
+  auto fed = st.decoder.feed(std::string_view{bytes.data(), bytes.size()});
+  if (!fed.ok() && !st.decoder.has_frame()) {
+    // A bad length prefix: no request id to answer under, and the stream
+    // cannot be resynchronized.
+    close_connection(self);
+    return;
+  }
+  drain_frames(self, hdl, settings);
+}
+
+// Hands decoded frames to the router while the in-flight window has room;
+// the rest wait in the decoder (at most one read's worth, because reading
+// stops while the window is full) until replies drain.
+void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
+                  const std::shared_ptr<const shared_settings>& settings) {
+  auto& st = self->state;
+  const auto& options = settings->options;
+  while (!st.closing && st.decoder.has_frame() && st.in_flight < options.in_flight_per_connection_max)
+    handle_frame(self, hdl, settings, st.decoder.pop_frame());
+  if (st.closing) return;
+  if (!st.decoder.has_frame() && !st.decoder.feed({}).ok()) {
+    close_connection(self);  // the frames before a bad prefix are done
+    return;
+  }
+  update_reading(self, hdl, options);
+}
+
+caf::behavior connection_impl(connection_broker* self, caf::io::connection_handle hdl,
+                              std::shared_ptr<const shared_settings> settings) {
+  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes_max));
+  self->ack_writes(hdl, true);
+  return {
+      [=](const caf::io::new_data_msg& msg) { on_bytes(self, hdl, settings, msg.buf); },
+      [=](const caf::io::data_transferred_msg& msg) {
+        self->state.unsent_bytes = msg.remaining;
+        update_reading(self, hdl, settings->options);
+      },
+      [=](const caf::io::connection_closed_msg&) { close_connection(self); },
+  };
+}
+
+struct acceptor_state {
+  std::set<caf::actor_addr> connections;
+};
+
+using bind_result = std::promise<status_or<uint16_t>>;
+
+caf::behavior acceptor_impl(caf::io::stateful_broker<acceptor_state>* self,
+                            std::shared_ptr<const shared_settings> settings,
+                            std::shared_ptr<bind_result> bound) {
+  const auto& options = settings->options;
+  bool any_address = options.host.empty() || options.host == "0.0.0.0";
+  auto res = self->add_tcp_doorman(options.port, any_address ? nullptr : options.host.c_str(), true);
+  if (!res) {
+    bound->set_value(status{error_code::io_error, "cannot listen on " + options.host + ":" +
+                                                      std::to_string(options.port) + ": " +
+                                                      self->system().render(res.error())});
+    self->quit(res.error());
+    return {};
+  }
+  bound->set_value(res->second);
+  // Linked connection brokers report their end here; only an exit from
+  // elsewhere (a shutdown) stops the acceptor, and with it every connection.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (self->state.connections.erase(msg.source) > 0) return;
+    if (msg.reason != caf::exit_reason::normal) self->quit(msg.reason);
+  });
+  return {
+      [=](const caf::io::new_connection_msg& msg) {
+        if (self->state.connections.size() >= settings->options.connections_max) {
+          self->close(msg.handle);
+          return;
+        }
+        auto connection = self->fork(connection_impl, msg.handle, settings);
+        self->link_to(connection);
+        self->state.connections.insert(connection.address());
+      },
+      [=](const caf::io::new_data_msg&) {},
+      [=](const caf::io::connection_closed_msg&) {},
+      [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
+  };
+}
+
+}  // namespace
+
+status_or<transport_handle> start_transport(caf::actor_system& system, router_actor router,
+                                            const transport_options& options) {
+  auto settings = std::make_shared<shared_settings>(shared_settings{std::move(router), options});
+  auto bound = std::make_shared<bind_result>();
+  auto result = bound->get_future();
+  auto acceptor = system.middleman().spawn_broker(acceptor_impl,
+                                                  std::shared_ptr<const shared_settings>{settings},
+                                                  bound);
+  auto port = result.get();
+  if (!port.ok()) return port.error();
+  return transport_handle{acceptor, port.value()};
+}
+
+}  // namespace velocity

@@ -1,0 +1,162 @@
+// The remote client actor and the blocking facade against the transport and
+// the stub router over loopback: calls, error codes, pipelining from many
+// callers, timeouts, connection loss and reconnects, refused endpoints.
+#define CAF_SUITE client_actor
+#include "caf/test/unit_test.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "actors/client_actor.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+#include "tests/net/stub_router.hpp"
+#include "velocity/client.hpp"
+
+using namespace velocity;
+using namespace velocity::test;
+
+namespace {
+
+struct fixture {
+  net_config cfg;
+  caf::actor_system sys{cfg};
+  stub_router_actor stub = sys.spawn(stub_router);
+  transport_handle transport;
+
+  fixture() { start(0); }
+  ~fixture() {
+    caf::anon_send(stub, release_atom::value);
+    stop();
+    caf::anon_send_exit(stub, caf::exit_reason::user_shutdown);
+  }
+  void start(uint16_t port) {
+    transport_options options;
+    options.port = port;
+    auto started = start_transport(sys, caf::actor_cast<router_actor>(stub), options);
+    CAF_REQUIRE(started.ok());
+    transport = started.value();
+  }
+  void stop() {
+    caf::scoped_actor self{sys};
+    self->send_exit(transport.acceptor, caf::exit_reason::user_shutdown);
+    self->wait_for(transport.acceptor);
+  }
+  client_options options(uint32_t timeout_ms = 2000) {
+    client_options out;
+    out.endpoints = {"127.0.0.1:" + std::to_string(transport.port)};
+    out.timeout_ms = timeout_ms;
+    return out;
+  }
+};
+
+}  // namespace
+
+CAF_TEST(the facade gets a document through the remote client actor) {
+  fixture f;
+  auto c = client::connect(f.sys, f.options());
+  CAF_REQUIRE(c.ok());
+  auto doc = (*c)->get("jobs", "doc-9");
+  CAF_REQUIRE(doc.ok());
+  CAF_CHECK_EQUAL(doc->id, "doc-9");
+  CAF_CHECK(doc->fields.at("collection") == value{"jobs"});
+  CAF_CHECK((*c)->health().ok());
+}
+
+CAF_TEST(an error reply reaches the caller with its code and message) {
+  fixture f;
+  auto c = client::connect(f.sys, f.options());
+  CAF_REQUIRE(c.ok());
+  auto n = (*c)->count("jobs");
+  CAF_REQUIRE(!n.ok());
+  CAF_CHECK(n.error().code() == error_code::invalid_argument);
+  auto message = n.error().message();
+  CAF_CHECK_EQUAL(message, "stub answers only get and health");
+}
+
+CAF_TEST(pipelined requests from one actor are correlated by id) {
+  fixture f;
+  auto target = connect_remote(f.sys, f.options());
+  CAF_REQUIRE(target.ok());
+  caf::scoped_actor self{f.sys};
+  // Same caller ids on purpose: the client actor's wire ids keep them apart.
+  for (int i = 0; i < 20; ++i)
+    self->send(*target, request_atom::value, get_request(7, "doc-" + std::to_string(i)));
+  std::set<std::string> ids;
+  for (int i = 0; i < 20; ++i)
+    self->receive([&](const client_response& response) {
+                    CAF_CHECK_EQUAL(response.request_id, 7u);
+                    if (response.result.doc) ids.insert(response.result.doc->id);
+                  },
+                  caf::after(std::chrono::seconds{5}) >> [] { CAF_FAIL("no response"); });
+  CAF_CHECK_EQUAL(ids.size(), 20u);
+  caf::anon_send_exit(*target, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a request the server never answers times out) {
+  fixture f;
+  auto target = connect_remote(f.sys, f.options());
+  CAF_REQUIRE(target.ok());
+  // The stub holds the request, the transport answers timeout at 300 + grace;
+  // either way the caller sees a timeout response with its own id.
+  client c{f.sys, *target, f.options(300)};
+  auto request = get_request(0, "hold-me");
+  auto response = c.call(request);
+  CAF_CHECK(response.result.st.code() == error_code::timeout);
+  CAF_CHECK_EQUAL(response.request_id, 1u);
+  caf::anon_send_exit(*target, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(losing the connection fails pending requests and a new server is found again) {
+  fixture f;
+  auto c = client::connect(f.sys, f.options());
+  CAF_REQUIRE(c.ok());
+  CAF_REQUIRE((*c)->get("jobs", "a").ok());
+  auto port = f.transport.port;
+  caf::scoped_actor self{f.sys};
+  self->send((*c)->target(), request_atom::value, get_request(3, "hold-pending"));
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  f.stop();
+  self->receive([&](const client_response& response) {
+                  CAF_CHECK_EQUAL(response.request_id, 3u);
+                  CAF_CHECK(response.result.st.code() == error_code::unavailable);
+                },
+                caf::after(std::chrono::seconds{5}) >> [] { CAF_FAIL("pending not failed"); });
+  auto down = (*c)->get("jobs", "b");
+  CAF_CHECK(down.error().code() == error_code::unavailable);
+  f.start(port);
+  // Background reconnects or the on-demand attempt find the new listener.
+  bool back = false;
+  for (int i = 0; i < 50 && !back; ++i) {
+    back = (*c)->get("jobs", "c").ok();
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  CAF_CHECK(back);
+}
+
+CAF_TEST(connecting to endpoints that refuse gives io_error naming them) {
+  net_config cfg;
+  caf::actor_system sys{cfg};
+  client_options options;
+  options.endpoints = {"127.0.0.1:1", "127.0.0.1:2"};
+  auto target = connect_remote(sys, options);
+  CAF_REQUIRE(!target.ok());
+  CAF_CHECK(target.error().code() == error_code::io_error);
+  auto message = target.error().message();
+  CAF_CHECK(message.find("127.0.0.1:1") != std::string::npos);
+  CAF_CHECK(message.find("127.0.0.1:2") != std::string::npos);
+  options.endpoints = {"no-port"};
+  auto bad = connect_remote(sys, options);
+  CAF_REQUIRE(!bad.ok());
+  CAF_CHECK(bad.error().code() == error_code::invalid_argument);
+}
+
+CAF_TEST(a second endpoint is used when the first refuses) {
+  fixture f;
+  client_options options = f.options();
+  options.endpoints.insert(options.endpoints.begin(), "127.0.0.1:1");
+  auto c = client::connect(f.sys, options);
+  CAF_REQUIRE(c.ok());
+  CAF_CHECK((*c)->get("jobs", "x").ok());
+}
