@@ -1,0 +1,188 @@
+// The router actor under the test coordinator: consistency errors, time and id
+// stamping, shard choice (a document is read from the shard it was written
+// to), schema changes reaching every shard, health/status/get_schema, request
+// timeouts and drain. Also the pure routing helpers.
+#define CAF_SUITE router
+#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses FAIL without defining it
+#include "caf/test/dsl.hpp"
+
+#include <set>
+
+#include "actors/router_actor.hpp"
+#include "actors/router_routing.hpp"
+#include "storage/memory_engine.hpp"
+#include "tests/actors/actor_test_support.hpp"
+
+using namespace velocity;
+
+namespace {
+
+// A shard that accepts requests and never answers: for timeouts.
+shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
+  return {
+      [=](apply_atom, const shard_request&) { return self->make_response_promise<shard_reply>(); },
+      [=](schema_atom, const std::string&) { return self->make_response_promise<schema_reply>(); },
+      [=](shard_info_atom) { return self->make_response_promise<shard_info>(); },
+  };
+}
+
+struct router_fixture : test_coordinator_fixture<> {
+  std::shared_ptr<memory_engine> memory = std::make_shared<memory_engine>();
+  std::vector<shard_actor> shards;
+  router_control_actor router;
+
+  void start(uint32_t shard_count) {
+    for (uint32_t id = 0; id < shard_count; ++id) {
+      auto shard = spawn_shard(sys, shard_options{id, memory, {}});
+      CAF_REQUIRE(shard.ok());
+      shards.push_back(shard.value());
+    }
+    router_options options;
+    options.node_id = "test-node";
+    options.shards = shards;
+    options.env = make_real_environment(7);
+    router = spawn_router(sys, options);
+  }
+
+  client_response ask(client_request request) {
+    auto handle = self->request(router, caf::infinite, request_atom::value, std::move(request));
+    run();
+    client_response out;
+    handle.receive([&](client_response& r) { out = std::move(r); },
+                   [&](caf::error& e) { CAF_FAIL("router request failed: " << sys.render(e)); });
+    return out;
+  }
+
+  client_response ask(command c, consistency level = consistency::strong) {
+    client_request request;
+    request.request_id = 42;
+    request.level = level;
+    request.body = std::move(c);
+    return ask(std::move(request));
+  }
+
+  uint64_t applied_index(const shard_actor& shard) {
+    auto handle = self->request(shard, caf::infinite, shard_info_atom::value);
+    run();
+    uint64_t out = 0;
+    handle.receive([&](const shard_info& info) { out = info.applied_index; },
+                   [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
+    return out;
+  }
+};
+
+}  // namespace
+
+CAF_TEST_FIXTURE_SCOPE(router_tests, router_fixture)
+
+CAF_TEST(writes at local consistency are rejected) {
+  start(1);
+  auto r = ask(test::insert_job("a"), consistency::local);
+  CAF_CHECK(r.result.st.code() == error_code::invalid_consistency);
+  CAF_CHECK_EQUAL(r.request_id, 42u);
+  CAF_CHECK_EQUAL(applied_index(shards[0]), 0u);  // never reached the shard
+}
+
+CAF_TEST(claim and schema changes require strong consistency) {
+  start(1);
+  auto claim = ask(test::claim_waiting(), consistency::eventual);
+  CAF_CHECK(claim.result.st.code() == error_code::invalid_consistency);
+  auto schema = ask(cmd::create_schema{test::jobs_schema(), 0}, consistency::quorum);
+  CAF_CHECK(schema.result.st.code() == error_code::invalid_consistency);
+  auto local_read = ask(test::get_job("a"), consistency::local);
+  CAF_CHECK(local_read.result.st.code() == error_code::unknown_collection);
+}
+
+CAF_TEST(schema changes reach every shard and inserts get ids and times) {
+  start(4);
+  auto created = ask(cmd::create_schema{test::jobs_schema(), 0});
+  CAF_REQUIRE(created.result.ok());
+  for (auto& shard : shards) CAF_CHECK_EQUAL(applied_index(shard), 1u);
+  auto inserted = ask(test::insert_job(""));
+  CAF_REQUIRE(inserted.result.ok());
+  CAF_CHECK_EQUAL(inserted.result.doc->id.size(), 32u);
+  CAF_CHECK(inserted.result.doc->created_ns > 1);  // stamped from the clock, not the command
+}
+
+CAF_TEST(a document is read back from the shard it was written to) {
+  start(4);
+  CAF_REQUIRE(ask(cmd::create_schema{test::jobs_schema(), 0}).result.ok());
+  std::set<uint32_t> used;
+  for (int i = 0; i < 32; ++i) {
+    auto id = "doc" + std::to_string(i);
+    CAF_REQUIRE(ask(test::insert_job(id)).result.ok());
+    auto got = ask(test::get_job(id));
+    CAF_CHECK(got.result.ok());
+    used.insert(*routing::choose_shard(test::get_job(id), std::nullopt, 4));
+  }
+  CAF_CHECK_EQUAL(used.size(), 4u);  // 32 ids spread over all 4 shards
+  uint64_t writes = 0;
+  for (auto& shard : shards) writes += applied_index(shard) - 1;  // minus the schema
+  CAF_CHECK_EQUAL(writes, 32u);
+}
+
+CAF_TEST(a list without partition on several shards is refused) {
+  start(2);
+  auto r = ask(cmd::list{"jobs", std::nullopt, std::nullopt, 0, "", false});
+  CAF_CHECK(r.result.st.code() == error_code::invalid_argument);
+}
+
+CAF_TEST(health status and get_schema are answered by the router) {
+  start(2);
+  client_request health;
+  health.body = health_request{};
+  CAF_CHECK(ask(health).result.ok());
+  client_request status;
+  status.body = status_request{};
+  auto text = ask(status).text;
+  CAF_CHECK(text.find("\"node_id\":\"test-node\"") != std::string::npos);
+  CAF_CHECK(text.find("\"shards\":2") != std::string::npos);
+  client_request schema;
+  schema.body = get_schema_request{"jobs"};
+  CAF_CHECK(ask(schema).result.st.code() == error_code::unknown_collection);
+  CAF_REQUIRE(ask(cmd::create_schema{test::jobs_schema(), 0}).result.ok());
+  auto found = ask(schema);
+  CAF_REQUIRE(found.result.schema.has_value());
+  CAF_CHECK_EQUAL(found.result.schema->collection, "jobs");
+}
+
+CAF_TEST(a shard that does not answer gives a timeout error) {
+  shards.push_back(sys.spawn(silent_shard));
+  router_options options;
+  options.node_id = "n";
+  options.shards = shards;
+  options.env = make_real_environment(7);
+  router = spawn_router(sys, options);
+  client_request request;
+  request.timeout_ms = 250;
+  request.body = test::get_job("a");
+  auto handle = self->request(router, caf::infinite, request_atom::value, request);
+  sched.run();
+  advance_time(std::chrono::milliseconds{250});
+  sched.run();
+  client_response out;
+  handle.receive([&](client_response& r) { out = std::move(r); },
+                 [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
+  CAF_CHECK(out.result.st.code() == error_code::timeout);
+}
+
+CAF_TEST(a draining router refuses new requests) {
+  start(1);
+  auto drained = self->request(router, caf::infinite, drain_atom::value);
+  run();
+  drained.receive([](uint64_t) {}, [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
+  auto r = ask(test::get_job("a"));
+  CAF_CHECK(r.result.st.code() == error_code::unavailable);
+}
+
+CAF_TEST(routing helpers are deterministic) {
+  auto a = routing::choose_shard(test::get_job("x"), std::nullopt, 8);
+  auto b = routing::choose_shard(test::insert_job("x"), std::nullopt, 8);
+  CAF_CHECK(a.has_value() && a == b);
+  auto by_partition = routing::choose_shard(test::claim_waiting(), value{"x"}, 8);
+  CAF_CHECK(by_partition == a);
+  CAF_CHECK(!routing::choose_shard(test::claim_waiting(), std::nullopt, 8).has_value());
+  CAF_CHECK_EQUAL(routing::make_document_id(1, 2), "00000000000000010000000000000002");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
