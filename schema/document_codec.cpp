@@ -17,6 +17,7 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <kj/array.h>
 #include <kj/exception.h>
 
 #include <algorithm>
@@ -191,12 +192,14 @@ status_or<Result> decode_root(std::string_view bytes, const char* what, Read rea
     return corruption(std::string{what} + " size " + std::to_string(bytes.size()) +
                       " is not a multiple of 8 bytes");
   // Cap'n Proto reads words in place; copy when the caller's buffer is unaligned.
-  std::vector<capnp::word> copy;
+  // kj::Array, not std::vector: capnp::word is not movable, which libstdc++'s
+  // vector::resize needs under clang.
+  kj::Array<capnp::word> copy;
   const auto* words = reinterpret_cast<const capnp::word*>(bytes.data());
   if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
-    copy.resize(bytes.size() / word_bytes);
-    std::memcpy(copy.data(), bytes.data(), bytes.size());
-    words = copy.data();
+    copy = kj::heapArray<capnp::word>(bytes.size() / word_bytes);
+    std::memcpy(copy.begin(), bytes.data(), bytes.size());
+    words = copy.begin();
   }
   kj::ArrayPtr<const capnp::word> array(words, bytes.size() / word_bytes);
   try {
