@@ -95,28 +95,51 @@ std::string too_deep_message() {
   return "document nesting deeper than " + std::to_string(limits::nesting_depth_max);
 }
 
-status_or<value> read_value_at(wire::Value::Reader in, size_t depth);
+// Honestly encoded, a list element or map entry costs at least two words (a
+// Value is one data word and one pointer), so a document within
+// limits::document_bytes_max holds at most this many values. Cap'n Proto lets
+// a list of zero-sized elements cost almost nothing on the wire, so without
+// this bound a small message could make us build millions of values.
+constexpr size_t values_per_read_max = limits::document_bytes_max / (2 * word_bytes);
+
+// What one read_value / read_document call may still build.
+struct read_budget {
+  size_t values_left = values_per_read_max;
+};
+
+status charge(read_budget& budget, size_t count) {
+  if (count > budget.values_left)
+    return corruption("more than " + std::to_string(values_per_read_max) +
+                      " values in one document or value");
+  budget.values_left -= count;
+  return status{};
+}
+
+status_or<value> read_value_at(wire::Value::Reader in, size_t depth, read_budget& budget);
 
 // Map entries (also a document's fields); keys must be strictly ascending.
-status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, size_t depth) {
+status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, size_t depth,
+                                  read_budget& budget) {
+  if (status charged = charge(budget, in.size()); !charged.ok()) return charged;
   value_map entries;
   for (auto entry : in) {
     auto key = entry.getKey();
     std::string_view key_view{key.cStr(), key.size()};
     if (!entries.empty() && std::string_view{entries.rbegin()->first} >= key_view)
       return corruption("map keys are not strictly ascending at \"" + std::string{key_view} + "\"");
-    auto item = read_value_at(entry.getValue(), depth + 1);
+    auto item = read_value_at(entry.getValue(), depth + 1, budget);
     if (!item.ok()) return item.error();
     entries.emplace_hint(entries.end(), std::string{key_view}, std::move(item).value());
   }
   return entries;
 }
 
-status_or<value> read_list(capnp::List<wire::Value>::Reader in, size_t depth) {
+status_or<value> read_list(capnp::List<wire::Value>::Reader in, size_t depth, read_budget& budget) {
+  if (status charged = charge(budget, in.size()); !charged.ok()) return charged;
   value_list items;
   items.reserve(in.size());
   for (auto item : in) {
-    auto decoded = read_value_at(item, depth + 1);
+    auto decoded = read_value_at(item, depth + 1, budget);
     if (!decoded.ok()) return decoded.error();
     items.push_back(std::move(decoded).value());
   }
@@ -125,7 +148,7 @@ status_or<value> read_list(capnp::List<wire::Value>::Reader in, size_t depth) {
 
 // depth counts the containers around `in`; a container at depth d makes its
 // value at least d + 1 deep.
-status_or<value> read_value_at(wire::Value::Reader in, size_t depth) {
+status_or<value> read_value_at(wire::Value::Reader in, size_t depth, read_budget& budget) {
   switch (in.which()) {
     case wire::Value::NULL_: return value{};
     case wire::Value::BOOL: return value{in.getBool()};
@@ -141,10 +164,10 @@ status_or<value> read_value_at(wire::Value::Reader in, size_t depth) {
     }
     case wire::Value::LIST:
       if (depth + 1 > limits::nesting_depth_max) return corruption(too_deep_message());
-      return read_list(in.getList(), depth);
+      return read_list(in.getList(), depth, budget);
     case wire::Value::MAP: {
       if (depth + 1 > limits::nesting_depth_max) return corruption(too_deep_message());
-      auto entries = read_entries(in.getMap(), depth);
+      auto entries = read_entries(in.getMap(), depth, budget);
       if (!entries.ok()) return entries.error();
       return value{std::move(entries).value()};
     }
@@ -161,7 +184,8 @@ status_or<document> read_document_root(wire::Document::Reader in) {
   d.modified_ns = in.getModifiedNs();
   d.revision = in.getRevision();
   // Fields are the document's top-level map: its entries sit at depth 1.
-  auto fields = read_entries(in.getFields(), 0);
+  read_budget budget;
+  auto fields = read_entries(in.getFields(), 0, budget);
   if (!fields.ok()) return fields.error();
   d.fields = std::move(fields).value();
   return d;
@@ -235,13 +259,19 @@ std::string encode_value(const value& v) {
 
 status_or<value> decode_value(std::string_view bytes) {
   return decode_root<wire::Value, value>(bytes, "value",
-                                         [](wire::Value::Reader root) { return read_value_at(root, 0); });
+                                         [](wire::Value::Reader root) {
+                                           read_budget budget;
+                                           return read_value_at(root, 0, budget);
+                                         });
 }
 
 void write_value(const value& v, wire::Value::Builder out) { build_value(out, v); }
 
 status_or<value> read_value(wire::Value::Reader in, error_code problem) {
-  return read_embedded<value>("value", problem, [&] { return read_value_at(in, 0); });
+  return read_embedded<value>("value", problem, [&] {
+    read_budget budget;
+    return read_value_at(in, 0, budget);
+  });
 }
 
 void write_document(const document& d, wire::Document::Builder out) { build_document(out, d); }

@@ -214,8 +214,15 @@ status_or<collection_schema> read_schema(std::string_view field, wire::Value::Re
   return schema;
 }
 
+// An index tuple prefix has at most one value per index field; checked before
+// anything is built, since a list of zero-sized elements is nearly free on the
+// wire.
 status_or<std::vector<value>> read_values(std::string_view field,
                                           capnp::List<wire::Value>::Reader in) {
+  if (in.size() > limits::index_fields_max)
+    return invalid(std::string{field} + ": " + std::to_string(in.size()) +
+                   " values exceed the limit of " + std::to_string(limits::index_fields_max) +
+                   " index fields");
   std::vector<value> out;
   out.reserve(in.size());
   for (auto item : in) {
@@ -399,6 +406,11 @@ status_or<reply> read_reply_fields(wire::Reply::Reader in) {
     out.doc = std::move(d).value();
   }
   auto docs = in.getDocuments();
+  // A page holds at most list_limit_max documents; checked before anything is
+  // built (see read_values).
+  if (docs.size() > limits::list_limit_max)
+    return malformed("reply.documents: " + std::to_string(docs.size()) +
+                     " documents exceed the page limit of " + std::to_string(limits::list_limit_max));
   out.docs.reserve(docs.size());
   for (auto item : docs) {
     auto d = read_reply_document("reply.documents", item);

@@ -7,9 +7,11 @@
 // - nothing throws out of the codecs and nothing crashes (ASan/UBSan);
 // - the decoder never buffers more than one frame header plus the limit;
 // - a failed decoder stays failed with the same status;
-// - a command that decodes re-encodes to bytes that decode to the same bytes
-//   again (encode(decode(encode(c))) == encode(c)), so accepted input has one
-//   meaning.
+// - a command or reply that decodes re-encodes to bytes that read back to the
+//   same value (encode(read(encode(c))) == encode(c)), so accepted input has
+//   one meaning. The re-encoding is read without a traversal limit: Cap'n Proto
+//   lets the input use zero-sized list elements that our encoder spells out in
+//   full, so the limit would measure the encoder, not the meaning.
 //
 // Thread safety: libFuzzer calls the entry point from one thread.
 #include <capnp/message.h>
@@ -43,11 +45,27 @@ void require(bool condition, const char* what) {
   std::abort();
 }
 
+// Reads our own encoding back (aligned, no traversal limit).
+template <class Root, class Result, class Read>
+status_or<Result> reread(const std::string& bytes, Read read) {
+  std::vector<capnp::word> words(bytes.size() / 8);
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()),
+                                       codec_reader_options(UINT64_MAX / 8));
+  return read(reader.getRoot<Root>());
+}
+
 void check_command_is_stable(const command& c) {
   std::string once = encode_command(c);
-  auto again = decode_command(once);
+  auto again = reread<wire::Command, command>(once, [](wire::Command::Reader r) { return read_command(r); });
   require(again.ok(), "a decoded command re-encodes to bytes that do not decode");
   require(encode_command(again.value()) == once, "a decoded command changes on a second round trip");
+}
+
+void check_reply_is_stable(const reply& r) {
+  std::string once = encode_reply(r);
+  auto again = reread<wire::Reply, reply>(once, [](wire::Reply::Reader in) { return read_reply(in); });
+  require(again.ok() && again.value() == r, "a decoded reply does not round trip");
 }
 
 // Opens the frame as a ClientRequest; Cap'n Proto may throw while opening or
@@ -77,10 +95,7 @@ void decode_frame(const std::string& frame) {
   auto as_command = decode_command(frame);
   if (as_command.ok()) check_command_is_stable(as_command.value());
   auto as_reply = decode_reply(frame);
-  if (as_reply.ok()) {
-    auto again = decode_reply(encode_reply(as_reply.value()));
-    require(again.ok() && again.value() == as_reply.value(), "a decoded reply does not round trip");
-  }
+  if (as_reply.ok()) check_reply_is_stable(as_reply.value());
 }
 
 }  // namespace

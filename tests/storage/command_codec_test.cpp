@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "protocols/client.capnp.h"
+#include "protocols/limits.hpp"
 #include "storage/command_codec.hpp"
 
 using namespace velocity;
@@ -428,4 +429,52 @@ CAF_TEST(random byte flips in replies never crash) {
     auto decoded = decode_reply(bytes);
     CAF_CHECK(decoded.ok() || is_input_error(decoded.error().code()));
   }
+}
+
+CAF_TEST(a reply with more documents than a page holds is malformed before they are built) {
+  // Zero-sized list elements cost no bytes on the wire: a tiny message could
+  // otherwise claim millions of documents.
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::Reply>();
+  root.initDocuments(limits::list_limit_max + 1);
+  auto decoded = decode_reply(flatten(message));
+  CAF_REQUIRE(!decoded.ok());
+  CAF_CHECK(decoded.error().code() == error_code::malformed);
+  std::string text = decoded.error().message();
+  CAF_CHECK_EQUAL(text, "reply.documents: 10001 documents exceed the page limit of 10000");
+  capnp::MallocMessageBuilder full_page;
+  full_page.initRoot<wire::Reply>().initDocuments(limits::list_limit_max);
+  auto page = decode_reply(flatten(full_page));
+  CAF_REQUIRE(page.ok());
+  CAF_CHECK_EQUAL(page->docs.size(), size_t{limits::list_limit_max});
+}
+
+CAF_TEST(a range prefix longer than any index is invalid argument) {
+  auto bytes = command_bytes([](wire::Command::Builder c) {
+    auto count = c.initCount();
+    count.setCollection("jobs");
+    count.setHasRange(true);
+    auto range = count.initRange();
+    range.setIndex("by_state");
+    range.setHasTo(true);
+    range.initTo(static_cast<unsigned>(limits::index_fields_max + 1));
+  });
+  auto decoded = decode_command(bytes);
+  CAF_REQUIRE(!decoded.ok());
+  CAF_CHECK(decoded.error().code() == error_code::invalid_argument);
+  std::string text = decoded.error().message();
+  CAF_CHECK_EQUAL(text, "count.range.to: 9 values exceed the limit of 8 index fields");
+}
+
+CAF_TEST(a value claiming more elements than a document can hold is malformed) {
+  capnp::MallocMessageBuilder message;
+  auto insert = message.initRoot<wire::Command>().initInsert();
+  auto entry = insert.initFields().initMap(1)[0];
+  entry.setKey("many");
+  entry.initValue().initList(static_cast<unsigned>(limits::document_bytes_max / 16 + 1));
+  auto decoded = decode_command(flatten(message));
+  CAF_REQUIRE(!decoded.ok());
+  CAF_CHECK(decoded.error().code() == error_code::malformed);
+  std::string text = decoded.error().message();
+  CAF_CHECK(text.find("more than 65536 values") != std::string::npos);
 }
