@@ -68,6 +68,7 @@ client_response client::run(
     std::variant<command, health_request, status_request, get_schema_request> body) {
   client_request request;
   request.level = options_.level;
+  request.partition = partition_;
   request.body = std::move(body);
   return call(std::move(request));
 }

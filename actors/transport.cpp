@@ -65,13 +65,18 @@ void send_response(connection_broker* self, caf::io::connection_handle hdl,
   send_bytes(self, hdl, frame);
 }
 
-// Stops reading when a limit is reached; resumes when both are below again.
+// Room for one more request: the in-flight window and the write backlog
+// (responses the client has not taken off the socket yet) are both below limits.
+bool has_room(const connection_state& st, const transport_options& options) {
+  return st.in_flight < options.in_flight_per_connection_max &&
+         st.unsent_bytes + st.decoder.buffered_bytes() <= options.buffered_bytes_per_connection_max;
+}
+
+// Stops reading while there is no room or decoded frames wait; resumes after.
 void update_reading(connection_broker* self, caf::io::connection_handle hdl,
                     const transport_options& options) {
   auto& st = self->state;
-  bool over = st.in_flight >= options.in_flight_per_connection_max ||
-              st.unsent_bytes + st.decoder.buffered_bytes() >
-                  options.buffered_bytes_per_connection_max;
+  bool over = !has_room(st, options) || st.decoder.has_frame();
   if (over && st.reading) {
     self->halt(hdl);
     st.reading = false;
@@ -146,14 +151,14 @@ void on_bytes(connection_broker* self, caf::io::connection_handle hdl,
   drain_frames(self, hdl, settings);
 }
 
-// Hands decoded frames to the router while the in-flight window has room;
-// the rest wait in the decoder (at most one read's worth, because reading
-// stops while the window is full) until replies drain.
+// Hands decoded frames to the router while there is room (has_room); the
+// rest wait in the decoder (at most one read's worth, because reading stops
+// while frames wait) until replies drain or the client reads its responses.
 void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
                   const std::shared_ptr<const shared_settings>& settings) {
   auto& st = self->state;
   const auto& options = settings->options;
-  while (!st.closing && st.decoder.has_frame() && st.in_flight < options.in_flight_per_connection_max)
+  while (!st.closing && st.decoder.has_frame() && has_room(st, options))
     handle_frame(self, hdl, settings, st.decoder.pop_frame());
   if (st.closing) return;
   if (!st.decoder.has_frame() && !st.decoder.feed({}).ok()) {
@@ -171,7 +176,7 @@ caf::behavior connection_impl(connection_broker* self, caf::io::connection_handl
       [=](const caf::io::new_data_msg& msg) { on_bytes(self, hdl, settings, msg.buf); },
       [=](const caf::io::data_transferred_msg& msg) {
         self->state.unsent_bytes = msg.remaining;
-        update_reading(self, hdl, settings->options);
+        drain_frames(self, hdl, settings);
       },
       [=](const caf::io::connection_closed_msg&) { close_connection(self); },
   };

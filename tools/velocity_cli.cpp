@@ -32,6 +32,7 @@ struct global_options {
   std::string endpoints = "127.0.0.1:7400";
   std::string consistency_name = "strong";
   uint32_t timeout_ms = 5000;
+  std::string partition;  // JSON; empty = none
 };
 
 using runner = std::function<int(client&, const arguments&)>;
@@ -151,6 +152,11 @@ int connect_and_run(const global_options& g, const arguments& a, const runner& r
     report(connected.error());
     return exit_unavailable;
   }
+  if (!g.partition.empty()) {
+    auto partition = json_argument(g.partition);
+    if (!partition.ok()) return report(partition.error());
+    connected.value()->set_partition(std::move(partition).value());
+  }
   return run(*connected.value(), a);
 }
 
@@ -165,6 +171,9 @@ int main_cli(int argc, char** argv) {
   app.add_option("--consistency", g.consistency_name, "strong|quorum|eventual|local")
       ->capture_default_str();
   app.add_option("--timeout", g.timeout_ms, "request timeout in milliseconds")->capture_default_str();
+  app.add_option("--partition", g.partition,
+                 "JSON value of the partition key, for collections partitioned by a field "
+                 "other than the id");
   arguments a;
   runner chosen;
   add_document_commands(app, a, chosen);

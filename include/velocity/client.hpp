@@ -107,6 +107,11 @@ class client {
   // The node's status as JSON text.
   status_or<std::string> node_status();
 
+  // The partition key value sent with every following call, for collections
+  // partitioned by a field other than the id (get/update/delete by id there
+  // need it to find the shard). nullopt (the default) sends none.
+  void set_partition(std::optional<value> partition) { partition_ = std::move(partition); }
+
   router_actor target() const { return target_; }
   const client_options& options() const { return options_; }
 
@@ -119,6 +124,7 @@ class client {
   client_options options_;
   uint64_t next_request_id_ = 1;
   bool owns_target_ = false;
+  std::optional<value> partition_;
 };
 
 }  // namespace velocity

@@ -4,7 +4,8 @@
 // The stub answers get(collection, id) with a document whose id is the
 // requested id and whose version is the request id; ids starting with "hold"
 // are kept until a release_atom arrives (to force out-of-order replies and to
-// fill in-flight windows); health answers ok; anything else answers
+// fill in-flight windows); ids starting with "big" get a 64 KiB field (to fill
+// write buffers); health answers ok; anything else answers
 // invalid_argument. Thread safety: the socket helper belongs to one thread.
 #pragma once
 
@@ -29,13 +30,19 @@ namespace velocity::test {
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using held_atom = caf::atom_constant<caf::atom("held")>;
+using seen_atom = caf::atom_constant<caf::atom("seen")>;
+
+// Size of the "payload" field in answers to ids starting with "big".
+inline constexpr size_t big_payload_bytes = 64 << 10;
 
 using stub_router_actor = router_actor::extend<caf::reacts_to<release_atom>,
-                                               caf::replies_to<held_atom>::with<uint64_t>>;
+                                               caf::replies_to<held_atom>::with<uint64_t>,
+                                               caf::replies_to<seen_atom>::with<uint64_t>>;
 
 struct stub_state {
   std::vector<std::pair<client_response, caf::typed_response_promise<client_response>>> held;
   uint64_t held_total = 0;  // requests held so far (released or not)
+  uint64_t seen_total = 0;  // requests received
 };
 
 inline client_response stub_answer(const client_request& request) {
@@ -52,6 +59,7 @@ inline client_response stub_answer(const client_request& request) {
   d.id = get->id;
   d.version = request.request_id;
   d.fields["collection"] = value{get->collection};
+  if (get->id.rfind("big", 0) == 0) d.fields["payload"] = value{std::string(big_payload_bytes, 'x')};
   out.result.doc = d;
   return out;
 }
@@ -62,6 +70,7 @@ inline stub_router_actor::behavior_type stub_router(
       [=](request_atom, const client_request& request)
           -> caf::typed_response_promise<client_response> {
         auto promise = self->make_response_promise<client_response>();
+        ++self->state.seen_total;
         auto answer = stub_answer(request);
         const auto* c = std::get_if<command>(&request.body);
         const auto* get = c ? std::get_if<cmd::get>(c) : nullptr;
@@ -79,6 +88,7 @@ inline stub_router_actor::behavior_type stub_router(
         for (auto& [answer, promise] : held) promise.deliver(answer);
       },
       [=](held_atom) { return self->state.held_total; },
+      [=](seen_atom) { return self->state.seen_total; },
   };
 }
 

@@ -36,13 +36,16 @@ struct fixture {
     caf::anon_send_exit(stub, caf::exit_reason::user_shutdown);
   }
 
-  uint64_t held() {
+  template <class Atom>
+  uint64_t ask(Atom atom) {
     uint64_t out = 0;
     caf::scoped_actor self{sys};
-    self->request(stub, std::chrono::seconds{5}, held_atom::value)
+    self->request(stub, std::chrono::seconds{5}, atom)
         .receive([&](uint64_t n) { out = n; }, [&](caf::error&) {});
     return out;
   }
+  uint64_t held() { return ask(held_atom::value); }
+  uint64_t seen() { return ask(seen_atom::value); }
 
   // Polls until the stub holds `n` requests (or a deadline passes).
   bool wait_held(uint64_t n) {
@@ -197,6 +200,30 @@ CAF_TEST(a connection stops reading at its in flight limit and resumes as replie
     answered.insert(response->request_id);
   }
   CAF_CHECK_EQUAL(answered.size(), 5u);
+}
+
+CAF_TEST(a client that does not read stops being read from until it catches up) {
+  transport_options options;
+  options.buffered_bytes_per_connection_max = 256 << 10;
+  fixture f{options};
+  raw_socket s{f.transport.port};
+  constexpr uint64_t requests = 400;  // 400 * 64 KiB of answers: far beyond socket buffers
+  std::string frames;
+  for (uint64_t id = 1; id <= requests; ++id)
+    append_frame(frames, encode_client_request(get_request(id, "big")));
+  CAF_REQUIRE(s.send_bytes(frames));
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  auto seen_while_stalled = f.seen();
+  CAF_CHECK_LESS(seen_while_stalled, requests);
+  std::set<uint64_t> answered;
+  while (answered.size() < requests) {
+    auto response = s.read_response();
+    if (!response) break;
+    CAF_REQUIRE(response->result.doc.has_value());
+    answered.insert(response->request_id);
+  }
+  CAF_CHECK_EQUAL(answered.size(), requests);
+  CAF_CHECK_EQUAL(f.seen(), requests);
 }
 
 CAF_TEST(connections beyond connections_max are closed) {
