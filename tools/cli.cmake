@@ -8,4 +8,4 @@ add_executable(velocity
 )
 target_include_directories(velocity PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(velocity PRIVATE velocity_client CLI11::CLI11 velocity_warnings)
-install(TARGETS velocity RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS velocity RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT client)
