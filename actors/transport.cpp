@@ -41,7 +41,10 @@ struct connection_state {
   uint64_t unsent_bytes = 0;  // written by us, not yet on the socket
   bool reading = true;
   bool closing = false;
+  bool active_since_check = false;  // bytes arrived since the last idle check
 };
+
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
 struct shared_settings {
   router_actor router;
@@ -172,8 +175,22 @@ caf::behavior connection_impl(connection_broker* self, caf::io::connection_handl
                               std::shared_ptr<const shared_settings> settings) {
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes_max));
   self->ack_writes(hdl, true);
+  auto idle_period = std::chrono::milliseconds{settings->options.idle_timeout_ms};
+  if (idle_period.count() > 0) self->delayed_send(self, idle_period, idle_atom::value);
   return {
-      [=](const caf::io::new_data_msg& msg) { on_bytes(self, hdl, settings, msg.buf); },
+      [=](const caf::io::new_data_msg& msg) {
+        self->state.active_since_check = true;
+        on_bytes(self, hdl, settings, msg.buf);
+      },
+      [=](idle_atom) {
+        auto& st = self->state;
+        if (!st.active_since_check && st.in_flight == 0 && !st.decoder.has_frame()) {
+          close_connection(self);
+          return;
+        }
+        st.active_since_check = false;
+        self->delayed_send(self, idle_period, idle_atom::value);
+      },
       [=](const caf::io::data_transferred_msg& msg) {
         self->state.unsent_bytes = msg.remaining;
         drain_frames(self, hdl, settings);

@@ -34,6 +34,10 @@ struct transport_options {
   size_t in_flight_per_connection_max = 256;
   size_t buffered_bytes_per_connection_max = 32 << 20;
   uint32_t request_timeout_ms_default = 5000;
+  // A connection that sends nothing and awaits nothing for this long is
+  // closed (clients reconnect on demand). 0 = never. Checked once per period,
+  // so an idle connection lives between one and two periods.
+  uint32_t idle_timeout_ms = 10 * 60 * 1000;
 };
 
 struct transport_handle {

@@ -226,6 +226,21 @@ CAF_TEST(a client that does not read stops being read from until it catches up) 
   CAF_CHECK_EQUAL(f.seen(), requests);
 }
 
+CAF_TEST(an idle connection is closed and a busy one is kept) {
+  transport_options options;
+  options.idle_timeout_ms = 100;
+  fixture f{options};
+  raw_socket idle{f.transport.port};
+  raw_socket busy{f.transport.port};
+  CAF_REQUIRE(busy.send_request(get_request(1, "hold-long")));
+  CAF_CHECK(idle.closed_by_server());  // within two periods
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  caf::anon_send(f.stub, release_atom::value);
+  auto response = busy.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 1u);
+}
+
 CAF_TEST(connections beyond connections_max are closed) {
   transport_options options;
   options.connections_max = 1;
