@@ -108,6 +108,35 @@ CAF_TEST(a request the server never answers times out) {
   caf::anon_send_exit(*target, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a server that accepts and never answers lets the client expire the request) {
+  net_config cfg;
+  caf::actor_system sys{cfg};
+  // A listening socket nobody reads: the kernel completes the handshake.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CAF_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  CAF_REQUIRE(::listen(listener, 4) == 0);
+  socklen_t length = sizeof(address);
+  CAF_REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  client_options options;
+  options.endpoints = {"127.0.0.1:" + std::to_string(ntohs(address.sin_port))};
+  options.timeout_ms = 100;
+  auto c = client::connect(sys, options);
+  CAF_REQUIRE(c.ok());
+  auto started = std::chrono::steady_clock::now();
+  auto doc = (*c)->get("jobs", "a");
+  auto waited = std::chrono::steady_clock::now() - started;
+  CAF_REQUIRE(!doc.ok());
+  CAF_CHECK(doc.error().code() == error_code::timeout);
+  auto message = doc.error().message();
+  CAF_CHECK_EQUAL(message, "no response within the request timeout");
+  CAF_CHECK(waited < std::chrono::milliseconds{1100});  // before the facade's own deadline
+  c = status{error_code::internal, "closed"};  // ends the client actor
+  ::close(listener);
+}
+
 CAF_TEST(losing the connection fails pending requests and a new server is found again) {
   fixture f;
   auto c = client::connect(f.sys, f.options());
