@@ -105,6 +105,7 @@ status node::spawn_actors() {
 status node::stop() {
   if (stopped_) return {};
   stopped_ = true;
+  bool was_running = static_cast<bool>(router_control_);
   caf::scoped_actor self{system_};
   if (transport_) self->send_exit(transport_, caf::exit_reason::user_shutdown);
   if (router_control_) {
@@ -139,7 +140,7 @@ status node::stop() {
   if (engine_ && final_sync.ok() && config_.mode == storage_mode::persistent)
     final_sync = engine_->sync();
   engine_.reset();  // the last reference: closes RocksDB
-  spdlog::info("node {} stopped", config_.node_id);
+  if (was_running) spdlog::info("node {} stopped", config_.node_id);
   return final_sync;
 }
 
