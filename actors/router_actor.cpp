@@ -6,20 +6,33 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <utility>
 
-#include "actors/router_routing.hpp"
 #include "caf/sec.hpp"
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
+#include "router/consistency_rules.hpp"
+#include "router/ids.hpp"
+#include "router/list_merge.hpp"
+#include "router/placement.hpp"
 #include "storage/command_codec.hpp"
 
 namespace velocity {
 
 namespace {
 
+// What the router knows about a collection: how it is partitioned and its
+// schema (list merges need the index definitions). Cached from shard 0; a
+// schema change through this router drops the entry when it completes.
+struct collection_info {
+  partitioning parts;
+  std::optional<collection_schema> schema;
+};
+
 struct router_state {
   router_options options_;
+  std::map<std::string, collection_info, std::less<>> collections_;
   int64_t started_ns_ = 0;
   size_t in_flight_ = 0;
   bool draining_ = false;
@@ -86,60 +99,164 @@ void ask_all(router_pointer self, uint32_t timeout_ms,
   }
 }
 
-// Schema changes: every shard applies the same command; they must agree.
-void route_schema_change(router_pointer self, client_promise promise, uint64_t request_id,
-                         command cmd, uint32_t timeout_ms) {
-  auto done = [self, promise, request_id](status_or<std::vector<shard_reply>> all) mutable {
-    if (!all.ok()) return finish(self, promise, error_response(request_id, all.error()));
-    auto& replies = all.value();
-    for (size_t i = 1; i < replies.size(); ++i) {
-      if (!(replies[i].result == replies[0].result)) {
-        auto text = "shards disagree on a schema change: shard 0: " +
-                    replies[0].result.st.to_string() + ", shard " + std::to_string(i) + ": " +
-                    replies[i].result.st.to_string();
-        return finish(self, promise, error_response(request_id, {error_code::internal, text}));
-      }
-    }
-    client_response out;
-    out.request_id = request_id;
-    out.result = std::move(replies[0].result);
-    finish(self, promise, std::move(out));
+// Sends commands[i].second to shard commands[i].first; done(replies, in the
+// same order) once all answered, or done(first transport failure).
+void ask_shards(router_pointer self, uint32_t timeout_ms,
+                std::vector<std::pair<uint32_t, command>> commands,
+                std::function<void(status_or<std::vector<reply>>)> done) {
+  struct gather {
+    std::vector<reply> results;
+    size_t remaining = 0;
+    std::optional<status> failure;
   };
-  ask_all<shard_reply>(self, timeout_ms, std::move(done), apply_atom::value,
-                       shard_request{std::move(cmd)});
+  auto g = std::make_shared<gather>();
+  g->results.resize(commands.size());
+  g->remaining = commands.size();
+  auto complete = [g, done] {
+    if (--g->remaining > 0) return;
+    if (g->failure) done(*g->failure);
+    else done(std::move(g->results));
+  };
+  for (size_t i = 0; i < commands.size(); ++i) {
+    auto& shard = self->state.options_.shards.at(commands[i].first);
+    self->request(shard, std::chrono::milliseconds{timeout_ms}, apply_atom::value,
+                  shard_request{std::move(commands[i].second)})
+        .then([g, i, complete](shard_reply& r) { g->results[i] = std::move(r.result); complete(); },
+              [self, g, complete, timeout_ms](caf::error& err) {
+                if (!g->failure) g->failure = shard_failure(self, err, timeout_ms);
+                complete();
+              });
+  }
+}
+
+client_response command_response(uint64_t request_id, reply r) {
+  client_response out;
+  out.request_id = request_id;
+  out.result = std::move(r);
+  return out;
+}
+
+// The collection a command addresses.
+std::string collection_of(const command& c) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        if constexpr (requires { x.collection; }) return x.collection;
+        else return x.schema.collection;
+      },
+      c);
+}
+
+// Looks the collection up (cache, else shard 0) and calls next with it, or
+// with a failure status (then the info is empty). Not status_or: GCC 12 warns
+// maybe-uninitialized on status_or<collection_info> inside std::function.
+void with_collection(router_pointer self, const std::string& name, uint32_t timeout_ms,
+                     std::function<void(status, const collection_info&)> next) {
+  auto& cache = self->state.collections_;
+  if (auto found = cache.find(name); found != cache.end()) return next({}, found->second);
+  self->request(self->state.options_.shards[0], std::chrono::milliseconds{timeout_ms},
+                schema_atom::value, name)
+      .then(
+          [self, name, next](schema_reply& r) {
+            if (!r.schema) return next({}, collection_info{partitioning_by_id(name), std::nullopt});
+            collection_info info{partitioning_of(*r.schema), std::move(r.schema)};
+            self->state.collections_.insert_or_assign(name, info);
+            next({}, info);
+          },
+          [self, next, timeout_ms](caf::error& err) {
+            next(shard_failure(self, err, timeout_ms), collection_info{});
+          });
+}
+
+// Claim across shards: one at a time, in ascending order, until one claims.
+void claim_step(router_pointer self, client_promise promise, uint64_t request_id,
+                std::shared_ptr<claim_fan_out> fan_out, command cmd, uint32_t timeout_ms) {
+  if (fan_out->finished())
+    return finish(self, promise, command_response(request_id, fan_out->result()));
+  auto shard = fan_out->next_shard();
+  auto done = [=](status_or<std::vector<reply>> replies) mutable {
+    if (!replies.ok()) return finish(self, promise, error_response(request_id, replies.error()));
+    fan_out->on_reply(std::move(replies.value()[0]));
+    claim_step(self, promise, request_id, fan_out, std::move(cmd), timeout_ms);
+  };
+  ask_shards(self, timeout_ms, {{shard, cmd}}, std::move(done));
+}
+
+void route_list(router_pointer self, client_promise promise, uint64_t request_id,
+                const cmd::list& list, const collection_info& info, uint32_t timeout_ms) {
+  auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
+  if (!info.schema)
+    return finish(self, promise, error_response(request_id, {error_code::unknown_collection,
+                                                             "no schema for collection " +
+                                                                 list.collection}));
+  auto fan_out = begin_list_fan_out(list, shard_count);
+  if (!fan_out.ok()) return finish(self, promise, error_response(request_id, fan_out.error()));
+  std::vector<std::pair<uint32_t, command>> commands;
+  for (auto& request : fan_out->requests) commands.emplace_back(request.shard, request.list);
+  auto schema = *info.schema;
+  auto plan = std::move(fan_out).value();
+  auto done = [=](status_or<std::vector<reply>> pages) mutable {
+    if (!pages.ok()) return finish(self, promise, error_response(request_id, pages.error()));
+    finish(self, promise,
+           command_response(request_id, merge_list_pages(list, schema, plan, pages.value())));
+  };
+  ask_shards(self, timeout_ms, std::move(commands), std::move(done));
+}
+
+// Runs a plan from router/placement.hpp.
+void run_plan(router_pointer self, client_promise promise, uint64_t request_id, command cmd,
+              const collection_info& info, route_plan plan, uint32_t timeout_ms) {
+  auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
+  bool schema_change = operation_of(cmd) == operation_kind::create_schema ||
+                       operation_of(cmd) == operation_kind::alter_schema ||
+                       operation_of(cmd) == operation_kind::drop_schema;
+  auto name = collection_of(cmd);
+  auto merge = [=](std::function<reply(const std::vector<reply>&)> combine) {
+    return [=](status_or<std::vector<reply>> replies) mutable {
+      if (schema_change) self->state.collections_.erase(name);
+      if (!replies.ok()) return finish(self, promise, error_response(request_id, replies.error()));
+      finish(self, promise, command_response(request_id, combine(replies.value())));
+    };
+  };
+  std::vector<std::pair<uint32_t, command>> all;
+  switch (plan.kind) {
+    case route_kind::single:
+      return ask_shards(self, timeout_ms, {{plan.shard, std::move(cmd)}},
+                        merge([](const std::vector<reply>& r) { return r[0]; }));
+    case route_kind::list_merge:
+      return route_list(self, promise, request_id, std::get<cmd::list>(cmd), info, timeout_ms);
+    case route_kind::claim_in_order:
+      return claim_step(self, promise, request_id, std::make_shared<claim_fan_out>(shard_count),
+                        std::move(cmd), timeout_ms);
+    case route_kind::count_sum:
+    case route_kind::broadcast:
+      for (uint32_t i = 0; i < shard_count; ++i) all.emplace_back(i, cmd);
+      if (plan.kind == route_kind::count_sum)
+        return ask_shards(self, timeout_ms, std::move(all), merge(sum_counts));
+      return ask_shards(self, timeout_ms, std::move(all), merge(merge_broadcast));
+  }
 }
 
 void route_command(router_pointer self, client_promise promise, client_request& request,
                    uint32_t timeout_ms) {
   auto& st = self->state;
-  auto& cmd = std::get<command>(request.body);
+  auto cmd = std::get<command>(std::move(request.body));
   auto id = request.request_id;
-  if (auto ok = routing::check_consistency(cmd, request.level); !ok.ok())
+  if (auto ok = check_consistency(cmd, request.level); !ok.ok())
     return finish(self, promise, error_response(id, ok));
   if (!is_read(cmd)) set_command_time_ns(cmd, st.options_.env->now_ns());
   if (auto* insert = std::get_if<cmd::insert>(&cmd); insert && insert->id.empty())
-    insert->id = routing::make_document_id(insert->time_ns, st.options_.env->random_u64());
-  if (routing::is_schema_change(cmd))
-    return route_schema_change(self, promise, id, std::move(cmd), timeout_ms);
-  auto shard_count = static_cast<uint32_t>(st.options_.shards.size());
-  auto shard = routing::choose_shard(cmd, request.partition, shard_count);
-  if (!shard) {
-    auto text = std::string{routing::command_name(cmd)} +
-                " needs a partition value on a node with several shards";
-    return finish(self, promise, error_response(id, {error_code::invalid_argument, text}));
-  }
-  self->request(st.options_.shards[*shard], std::chrono::milliseconds{timeout_ms},
-                apply_atom::value, shard_request{std::move(cmd)})
-      .then(
-          [self, promise, id](shard_reply& r) mutable {
-            client_response out;
-            out.request_id = id;
-            out.result = std::move(r.result);
-            finish(self, promise, std::move(out));
-          },
-          [self, promise, id, timeout_ms](caf::error& err) mutable {
-            finish(self, promise, error_response(id, shard_failure(self, err, timeout_ms)));
-          });
+    insert->id = generate_id(insert->time_ns, st.options_.env->random_u64());
+  auto name = collection_of(cmd);
+  auto partition = std::move(request.partition);
+  auto next = [self, promise, id, cmd = std::move(cmd), partition,
+               timeout_ms](status looked_up, const collection_info& info) mutable {
+    if (!looked_up.ok()) return finish(self, promise, error_response(id, std::move(looked_up)));
+    auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
+    auto plan = plan_route(cmd, info.parts, partition, shard_count);
+    if (!plan.ok()) return finish(self, promise, error_response(id, plan.error()));
+    run_plan(self, promise, id, std::move(cmd), info, plan.value(), timeout_ms);
+  };
+  with_collection(self, name, timeout_ms, std::move(next));
 }
 
 // Minimal JSON string escaping for the status text (node ids are user config).

@@ -5,8 +5,12 @@
 // timeout and answers with a client_response. Schema changes go to every
 // shard (they must agree); health, status and get_schema are answered here.
 //
-// Routing decisions are pure functions (router_routing.hpp) so the routing
-// engineer's router/ library can replace them without touching the actor.
+// Every routing decision is a pure function of router/: consistency rules
+// (consistency_rules.hpp), shard plans from the collection's partitioning
+// (placement.hpp), list/count/claim/schema fan-out merges (list_merge.hpp) and
+// ids (ids.hpp). The actor only caches each collection's schema (fetched from
+// shard 0, dropped when a schema change through this router completes) and
+// carries out the plan.
 //
 // Actor safety: state is touched only by the router actor.
 // Invariants: in_flight_ counts accepted requests not yet answered and never

@@ -1,7 +1,7 @@
 // The router actor under the test coordinator: consistency errors, time and id
 // stamping, shard choice (a document is read from the shard it was written
 // to), schema changes reaching every shard, health/status/get_schema, request
-// timeouts and drain. Also the pure routing helpers.
+// timeouts and drain.
 #define CAF_SUITE router
 #define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses FAIL without defining it
 #include "caf/test/dsl.hpp"
@@ -9,7 +9,8 @@
 #include <set>
 
 #include "actors/router_actor.hpp"
-#include "actors/router_routing.hpp"
+#include "router/ids.hpp"
+#include "router/placement.hpp"
 #include "storage/memory_engine.hpp"
 #include "tests/actors/actor_test_support.hpp"
 
@@ -100,7 +101,7 @@ CAF_TEST(schema changes reach every shard and inserts get ids and times) {
   for (auto& shard : shards) CAF_CHECK_EQUAL(applied_index(shard), 1u);
   auto inserted = ask(test::insert_job(""));
   CAF_REQUIRE(inserted.result.ok());
-  CAF_CHECK_EQUAL(inserted.result.doc->id.size(), 32u);
+  CAF_CHECK_EQUAL(inserted.result.doc->id.size(), generated_id_chars);
   CAF_CHECK(inserted.result.doc->created_ns > 1);  // stamped from the clock, not the command
 }
 
@@ -113,7 +114,7 @@ CAF_TEST(a document is read back from the shard it was written to) {
     CAF_REQUIRE(ask(test::insert_job(id)).result.ok());
     auto got = ask(test::get_job(id));
     CAF_CHECK(got.result.ok());
-    used.insert(*routing::choose_shard(test::get_job(id), std::nullopt, 4));
+    used.insert(shard_of(value{id}, 4));
   }
   CAF_CHECK_EQUAL(used.size(), 4u);  // 32 ids spread over all 4 shards
   uint64_t writes = 0;
@@ -121,10 +122,28 @@ CAF_TEST(a document is read back from the shard it was written to) {
   CAF_CHECK_EQUAL(writes, 32u);
 }
 
-CAF_TEST(a list without partition on several shards is refused) {
-  start(2);
-  auto r = ask(cmd::list{"jobs", std::nullopt, std::nullopt, 0, "", false});
-  CAF_CHECK(r.result.st.code() == error_code::invalid_argument);
+CAF_TEST(list count and claim span every shard) {
+  start(4);
+  CAF_REQUIRE(ask(cmd::create_schema{test::jobs_schema(), 0}).result.ok());
+  constexpr int documents = 30;
+  for (int i = 0; i < documents; ++i)
+    CAF_REQUIRE(ask(test::insert_job("doc" + std::to_string(100 + i))).result.ok());
+  std::vector<std::string> ids;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    auto r = ask(cmd::list{"jobs", std::nullopt, std::nullopt, 7, cursor, false});
+    CAF_REQUIRE(r.result.ok());
+    for (auto& d : r.result.docs) ids.push_back(d.id);
+    cursor = r.result.next_cursor;
+    if (cursor.empty()) break;
+  }
+  CAF_REQUIRE_EQUAL(ids.size(), static_cast<size_t>(documents));
+  for (int i = 0; i < documents; ++i) CAF_CHECK_EQUAL(ids[i], "doc" + std::to_string(100 + i));
+  auto counted = ask(cmd::count{"jobs", std::nullopt});
+  CAF_CHECK_EQUAL(counted.result.count, static_cast<uint64_t>(documents));
+  auto claimed = ask(test::claim_waiting());
+  CAF_REQUIRE(claimed.result.ok());
+  CAF_CHECK(claimed.result.claimed);
 }
 
 CAF_TEST(health status and get_schema are answered by the router) {
@@ -173,16 +192,6 @@ CAF_TEST(a draining router refuses new requests) {
   drained.receive([](uint64_t) {}, [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
   auto r = ask(test::get_job("a"));
   CAF_CHECK(r.result.st.code() == error_code::unavailable);
-}
-
-CAF_TEST(routing helpers are deterministic) {
-  auto a = routing::choose_shard(test::get_job("x"), std::nullopt, 8);
-  auto b = routing::choose_shard(test::insert_job("x"), std::nullopt, 8);
-  CAF_CHECK(a.has_value() && a == b);
-  auto by_partition = routing::choose_shard(test::claim_waiting(), value{"x"}, 8);
-  CAF_CHECK(by_partition == a);
-  CAF_CHECK(!routing::choose_shard(test::claim_waiting(), std::nullopt, 8).has_value());
-  CAF_CHECK_EQUAL(routing::make_document_id(1, 2), "00000000000000010000000000000002");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
