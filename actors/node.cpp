@@ -107,7 +107,8 @@ status node::stop() {
   stopped_ = true;
   bool was_running = static_cast<bool>(router_control_);
   caf::scoped_actor self{system_};
-  if (transport_) self->send_exit(transport_, caf::exit_reason::user_shutdown);
+  // Drain before closing connections: requests already accepted finish and
+  // their replies still reach their connections; new ones get unavailable.
   if (router_control_) {
     self->request(router_control_, std::chrono::milliseconds{node_drain_timeout_ms},
                   drain_atom::value)
@@ -117,6 +118,7 @@ status node::stop() {
                                 system_.render(err));
                  });
   }
+  if (transport_) self->send_exit(transport_, caf::exit_reason::user_shutdown);
   status final_sync;
   if (log_writer_) {
     self->request(log_writer_, caf::infinite, sync_atom::value)

@@ -2,9 +2,10 @@
 // start() opens the engine (memory or RocksDB), spawns the log writer
 // (persistent mode), one shard actor per shard (each recovering its state
 // machine), the router, and the TCP transport. stop() shuts down in order:
-// stop accepting connections, drain the router (new requests get unavailable,
-// in-flight ones finish), a final group-commit fsync, stop the actors and
-// wait for them, sync and close the engine.
+// drain the router (new requests get unavailable, in-flight ones finish and
+// are answered on their connections), close the transport, a final
+// group-commit fsync, stop the actors and wait for them, sync and close the
+// engine.
 //
 // Thread safety: start/stop/accessors from one thread (main or a test), never
 // from inside an actor (stop blocks). The node must be stopped (or destroyed)
@@ -73,6 +74,11 @@ class node {
   // The bound client port; 0 without a transport.
   uint16_t port() const { return port_; }
   const node_config& config() const { return config_; }
+  // For metrics and status pages: group-commit stats (lw_stats_atom; null in
+  // memory mode) and each shard's shard_info (shard_info_atom).
+  log_writer_actor log_writer() const { return log_writer_; }
+  const std::vector<shard_actor>& shards() const { return shards_; }
+  std::shared_ptr<engine> storage() const { return engine_; }
   caf::actor_system& system() { return system_; }
 
   // Orderly shutdown (see the file comment). Idempotent; returns the final

@@ -6,6 +6,7 @@
 #define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses FAIL without defining it
 #include "caf/test/dsl.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "actors/router_actor.hpp"
@@ -144,6 +145,28 @@ CAF_TEST(list count and claim span every shard) {
   auto claimed = ask(test::claim_waiting());
   CAF_REQUIRE(claimed.result.ok());
   CAF_CHECK(claimed.result.claimed);
+}
+
+CAF_TEST(a collection partitioned by a field routes by that field) {
+  start(4);
+  auto schema = test::jobs_schema();
+  schema.fields.push_back({"colony", field_type::string, true, std::nullopt});
+  std::sort(schema.fields.begin(), schema.fields.end(),
+            [](const field_spec& a, const field_spec& b) { return a.path < b.path; });
+  schema.partition_key = "colony";
+  CAF_REQUIRE(ask(cmd::create_schema{schema, 0}).result.ok());
+  value_map fields;
+  fields.emplace("colony", value{"c1"});
+  fields.emplace("state", value{"waiting"});
+  CAF_REQUIRE(ask(cmd::insert{"jobs", "j1", fields, 0}).result.ok());
+  auto stored_on = shard_of(value{"c1"}, 4);
+  CAF_CHECK_EQUAL(applied_index(shards[stored_on]), 2u);
+  client_request get;
+  get.body = test::get_job("j1");
+  get.partition = value{"c1"};
+  CAF_CHECK(ask(get).result.ok());
+  auto without = ask(test::get_job("j1"));
+  CAF_CHECK(without.result.st.code() == error_code::invalid_argument);
 }
 
 CAF_TEST(health status and get_schema are answered by the router) {
