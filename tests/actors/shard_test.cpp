@@ -16,6 +16,24 @@ using namespace velocity;
 
 namespace {
 
+// A log writer that never confirms: writes pile up waiting for durability.
+log_writer_actor::behavior_type stuck_log_writer(log_writer_actor::pointer self) {
+  return {
+      [=](sync_atom) { return self->make_response_promise<sync_result>(); },
+      [=](flush_atom) {},
+      [=](lw_stats_atom) { return log_writer_stats{}; },
+  };
+}
+
+// A log writer whose fsync always fails.
+log_writer_actor::behavior_type failing_log_writer(log_writer_actor::pointer) {
+  return {
+      [=](sync_atom) { return sync_result{{error_code::io_error, "disk on fire"}}; },
+      [=](flush_atom) {},
+      [=](lw_stats_atom) { return log_writer_stats{}; },
+  };
+}
+
 struct shard_fixture : test_coordinator_fixture<> {
   std::shared_ptr<memory_engine> memory = std::make_shared<memory_engine>();
   std::shared_ptr<test::counting_engine> counted = std::make_shared<test::counting_engine>(memory);
@@ -131,6 +149,41 @@ CAF_TEST(a claim through the shard takes the waiting job) {
   CAF_CHECK_EQUAL(claimed.doc->fields.at("state").as_string(), "running");
   auto again = ask(shard, test::claim_waiting());
   CAF_CHECK(again.ok() && !again.claimed);
+}
+
+CAF_TEST(a shard answers overloaded beyond its backlog of undurable writes) {
+  auto spawned = spawn_shard(sys, shard_options{0, counted, sys.spawn(stuck_log_writer)});
+  CAF_REQUIRE(spawned.ok());
+  auto shard = spawned.value();
+  // Fill the backlog: none of these can be acknowledged (no fsync ever comes).
+  for (size_t i = 0; i < shard_backlog_max; ++i)
+    caf::anon_send(shard, apply_atom::value, shard_request{test::insert_job("d" + std::to_string(i))});
+  sched.run();
+  CAF_CHECK_EQUAL(counted->syncs(), 0u);
+  // One more write is over the bound.
+  auto handle = self->request(shard, caf::infinite, apply_atom::value,
+                              shard_request{test::insert_job("extra")});
+  sched.run();
+  reply last;
+  handle.receive([&](shard_reply& r) { last = std::move(r.result); },
+                 [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
+  CAF_CHECK(last.st.code() == error_code::overloaded);
+  // Held replies are promises that reference the shard: stop it explicitly,
+  // as node::stop does, or the actor system waits for it for ever.
+  caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+CAF_TEST(a failed fsync fails the waiting writes and the shard) {
+  auto spawned = spawn_shard(sys, shard_options{0, counted, sys.spawn(failing_log_writer)});
+  CAF_REQUIRE(spawned.ok());
+  auto shard = spawned.value();
+  auto created = ask(shard, cmd::create_schema{test::jobs_schema(), 1});
+  CAF_CHECK(created.st.code() == error_code::io_error);
+  auto message = created.st.message();
+  CAF_CHECK(message.find("disk on fire") != std::string::npos);
+  auto after = ask(shard, test::get_job("a"));
+  CAF_CHECK(after.st.code() == error_code::unavailable);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
