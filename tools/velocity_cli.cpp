@@ -166,6 +166,8 @@ int main_cli(int argc, char** argv) {
   CLI::App app{"velocity: the VelocityDB command-line client"};
   app.footer(exit_codes_help);
   app.require_subcommand(1);
+  // Global options may also follow the subcommand (velocity get jobs j1 --partition '"c1"').
+  app.fallthrough();
   global_options g;
   app.add_option("--endpoints", g.endpoints, "host:port[,host:port...]")->capture_default_str();
   app.add_option("--consistency", g.consistency_name, "strong|quorum|eventual|local")
