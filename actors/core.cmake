@@ -1,7 +1,9 @@
 # velocity_actors: the environment seam, the log writer (group commit), the
-# shard actors and the router actor. Thin CAF shells over storage/ and router/.
+# shard actors, the router actor and the metrics registry they write to. Thin
+# CAF shells over storage/ and router/.
 add_library(velocity_actors STATIC
   ${CMAKE_CURRENT_LIST_DIR}/environment.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/log_writer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shard.cpp
   ${CMAKE_CURRENT_LIST_DIR}/router_actor.cpp

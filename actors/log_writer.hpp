@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "actors/environment.hpp"
+#include "actors/metrics.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/allowed_unsafe_message_type.hpp"
 #include "caf/atom.hpp"
@@ -57,8 +58,11 @@ using log_writer_actor =
 
 // Spawns the log writer over `e` (which it keeps alive). detached = false
 // only for the deterministic test coordinator, which runs every actor itself.
+// `metrics` (optional) receives the requests per fsync, the fsync latency and
+// the failed fsyncs.
 log_writer_actor spawn_log_writer(caf::actor_system& system, std::shared_ptr<engine> e,
-                                  std::shared_ptr<environment> env, bool detached = true);
+                                  std::shared_ptr<environment> env, bool detached = true,
+                                  std::shared_ptr<metrics_registry> metrics = nullptr);
 
 }  // namespace velocity
 

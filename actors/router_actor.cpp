@@ -4,6 +4,7 @@
 // arrive as `then` continuations on the same actor.
 #include "actors/router_actor.hpp"
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -30,8 +31,20 @@ struct collection_info {
   std::optional<collection_schema> schema;
 };
 
+constexpr size_t operation_count = static_cast<size_t>(operation_kind::get_schema) + 1;
+
+// The router's metric series, looked up once per (operation, outcome) and
+// kept: the registry's mutex is off the request path after the first hit.
+struct router_metrics {
+  std::shared_ptr<metrics_registry> registry;  // null: metrics off
+  std::array<std::array<counter*, error_code_count>, operation_count> requests{};
+  std::array<histogram*, operation_count> latency{};
+  gauge* in_flight = nullptr;
+};
+
 struct router_state {
   router_options options_;
+  router_metrics metrics_;
   std::map<std::string, collection_info, std::less<>> collections_;
   int64_t started_ns_ = 0;
   size_t in_flight_ = 0;
@@ -41,7 +54,48 @@ struct router_state {
 };
 
 using router_pointer = router_control_actor::stateful_pointer<router_state>;
-using client_promise = caf::typed_response_promise<client_response>;
+// A request's promise with what its metrics need: the operation and when the
+// router received it.
+struct client_promise {
+  caf::typed_response_promise<client_response> promise;
+  operation_kind operation = operation_kind::health;
+  int64_t received_ns = 0;
+};
+
+void init_metrics(router_metrics& m, std::shared_ptr<metrics_registry> registry) {
+  m.registry = std::move(registry);
+  if (!m.registry) return;
+  m.in_flight = &m.registry->get_gauge("velocity_requests_in_flight",
+                                       "Requests accepted by the router and not yet answered.");
+  for (size_t op = 0; op < operation_count; ++op)
+    m.latency[op] = &m.registry->get_histogram(
+        "velocity_request_duration_seconds",
+        "Request latency from router receive to reply, by operation.", latency_buckets_seconds(),
+        {{"operation", std::string{to_string(static_cast<operation_kind>(op))}}});
+}
+
+// Counts one answered request (accepted or refused) and its latency.
+void record(router_pointer self, const client_promise& promise, error_code outcome) {
+  auto& m = self->state.metrics_;
+  if (!m.registry) return;
+  auto op = static_cast<size_t>(promise.operation);
+  auto code = static_cast<size_t>(outcome);
+  VELOCITY_CHECK(op < operation_count && code < error_code_count);
+  auto*& requests = m.requests[op][code];
+  if (!requests)
+    requests = &m.registry->get_counter(
+        "velocity_requests_total", "Requests answered by the router, by operation and outcome.",
+        {{"operation", std::string{to_string(promise.operation)}},
+         {"outcome", std::string{to_string(outcome)}}});
+  requests->increment();
+  auto elapsed_ns = self->state.options_.env->monotonic_ns() - promise.received_ns;
+  m.latency[op]->observe(static_cast<double>(elapsed_ns) / 1e9);
+}
+
+void set_in_flight(router_pointer self) {
+  auto& st = self->state;
+  if (st.metrics_.in_flight) st.metrics_.in_flight->set(static_cast<double>(st.in_flight_));
+}
 
 client_response error_response(uint64_t request_id, status st) {
   client_response out;
@@ -53,9 +107,11 @@ client_response error_response(uint64_t request_id, status st) {
 // Answers one accepted request and wakes drain waiters once nothing is left.
 void finish(router_pointer self, client_promise& promise, client_response response) {
   auto& st = self->state;
-  promise.deliver(std::move(response));
+  record(self, promise, response.result.st.code());
+  promise.promise.deliver(std::move(response));
   VELOCITY_CHECK(st.in_flight_ > 0);
   --st.in_flight_;
+  set_in_flight(self);
   if (st.draining_) ++st.drained_requests_;
   if (st.draining_ && st.in_flight_ == 0) {
     for (auto& waiter : st.drain_waiters_) waiter.deliver(st.drained_requests_);
@@ -316,19 +372,29 @@ void route_get_schema(router_pointer self, client_promise promise, uint64_t requ
           });
 }
 
+operation_kind operation_of_request(const client_request& request) {
+  if (auto* c = std::get_if<command>(&request.body)) return operation_of(*c);
+  if (std::holds_alternative<health_request>(request.body)) return operation_kind::health;
+  if (std::holds_alternative<status_request>(request.body)) return operation_kind::status;
+  return operation_kind::get_schema;
+}
+
+// Answers a request that was never accepted (not counted in flight).
+void refuse(router_pointer self, client_promise& promise, uint64_t request_id, status st) {
+  record(self, promise, st.code());
+  promise.promise.deliver(error_response(request_id, std::move(st)));
+}
+
 void handle_request(router_pointer self, client_promise& promise, client_request& request) {
   auto& st = self->state;
   auto id = request.request_id;
-  if (st.draining_) {
-    promise.deliver(error_response(id, {error_code::unavailable, "node is shutting down"}));
-    return;
-  }
-  if (st.in_flight_ >= st.options_.in_flight_max) {
-    promise.deliver(
-        error_response(id, {error_code::overloaded, "router: too many requests in flight"}));
-    return;
-  }
+  if (st.draining_)
+    return refuse(self, promise, id, {error_code::unavailable, "node is shutting down"});
+  if (st.in_flight_ >= st.options_.in_flight_max)
+    return refuse(self, promise, id,
+                  {error_code::overloaded, "router: too many requests in flight"});
   ++st.in_flight_;
+  set_in_flight(self);
   auto timeout_ms =
       request.timeout_ms != 0 ? request.timeout_ms : st.options_.request_timeout_ms_default;
   if (std::holds_alternative<health_request>(request.body)) {
@@ -348,12 +414,15 @@ router_control_actor::behavior_type router_impl(router_pointer self, router_opti
   VELOCITY_CHECK(!options.shards.empty());
   VELOCITY_CHECK(options.env != nullptr);
   self->state.started_ns_ = options.env->monotonic_ns();
+  init_metrics(self->state.metrics_, options.metrics);
   self->state.options_ = std::move(options);
   return {
       [=](request_atom, client_request& request) {
-        auto promise = self->make_response_promise<client_response>();
+        client_promise promise{self->make_response_promise<client_response>(),
+                               operation_of_request(request),
+                               self->state.options_.env->monotonic_ns()};
         handle_request(self, promise, request);
-        return promise;
+        return promise.promise;
       },
       [=](drain_atom) {
         auto& st = self->state;

@@ -27,6 +27,7 @@
 
 #include "actors/environment.hpp"
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "actors/shard.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/atom.hpp"
@@ -45,6 +46,9 @@ struct router_options {
   std::shared_ptr<environment> env;
   uint32_t request_timeout_ms_default = 5000;
   size_t in_flight_max = router_in_flight_max_default;
+  // Where to count requests by operation and outcome, their latency (receive
+  // -> reply) and the in-flight gauge. nullptr = no metrics.
+  std::shared_ptr<metrics_registry> metrics;
 };
 
 // The router plus node control: drain stops accepting and replies (with the

@@ -19,6 +19,7 @@
 #include <memory>
 #include <set>
 
+#include "actors/metrics.hpp"
 #include "actors/transport.hpp"
 #include "caf/io/broker.hpp"
 #include "caf/io/middleman.hpp"
@@ -46,10 +47,45 @@ struct connection_state {
 
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
+// The transport's series; all null when metrics are off. Counters and gauges
+// are atomics, so every broker may update them.
+struct transport_metrics {
+  gauge* connections = nullptr;
+  counter* connections_refused = nullptr;
+  counter* frames_received = nullptr;
+  counter* frames_sent = nullptr;
+  counter* received_bytes = nullptr;
+  counter* sent_bytes = nullptr;
+};
+
 struct shared_settings {
   router_actor router;
   transport_options options;
+  transport_metrics metrics;
 };
+
+transport_metrics make_transport_metrics(metrics_registry* registry) {
+  transport_metrics m;
+  if (!registry) return m;
+  m.connections = &registry->get_gauge("velocity_transport_connections",
+                                       "Open client connections.");
+  m.connections_refused = &registry->get_counter(
+      "velocity_transport_connections_refused_total",
+      "Client connections closed at accept because connections_max was reached.");
+  m.frames_received = &registry->get_counter("velocity_transport_frames_received_total",
+                                             "Request frames decoded from client connections.");
+  m.frames_sent = &registry->get_counter("velocity_transport_frames_sent_total",
+                                         "Response frames written to client connections.");
+  m.received_bytes = &registry->get_counter("velocity_transport_received_bytes_total",
+                                            "Bytes read from client connections.");
+  m.sent_bytes = &registry->get_counter("velocity_transport_sent_bytes_total",
+                                        "Bytes written to client connections.");
+  return m;
+}
+
+void count(counter* c, uint64_t amount = 1) {
+  if (c) c->increment(amount);
+}
 
 using connection_broker = caf::io::stateful_broker<connection_state>;
 
@@ -62,10 +98,13 @@ void send_bytes(connection_broker* self, caf::io::connection_handle hdl, const s
 }
 
 void send_response(connection_broker* self, caf::io::connection_handle hdl,
+                   const std::shared_ptr<const shared_settings>& settings,
                    const client_response& response) {
   std::string frame;
   append_frame(frame, encode_client_response(response));
   send_bytes(self, hdl, frame);
+  count(settings->metrics.frames_sent);
+  count(settings->metrics.sent_bytes, frame.size());
 }
 
 // Room for one more request: the in-flight window and the write backlog
@@ -100,6 +139,7 @@ void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
 void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
                   const std::shared_ptr<const shared_settings>& settings,
                   const std::string& payload) {
+  count(settings->metrics.frames_received);
   std::optional<uint64_t> request_id;
   auto decoded = decode_client_request(payload, request_id);
   if (!decoded.ok()) {
@@ -108,7 +148,7 @@ void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
       return;
     }
     auto response = error_response(*request_id, decoded.error().code(), decoded.error().message());
-    send_response(self, hdl, response);
+    send_response(self, hdl, settings, response);
     return;
   }
   auto request = std::move(decoded).value();
@@ -120,7 +160,7 @@ void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
     auto& st = self->state;
     --st.in_flight;
     if (st.closing) return;
-    send_response(self, hdl, response);
+    send_response(self, hdl, settings, response);
     drain_frames(self, hdl, settings);
   };
   self->request(settings->router, std::chrono::milliseconds{uint64_t{timeout_ms} + router_grace_ms},
@@ -144,6 +184,7 @@ void on_bytes(connection_broker* self, caf::io::connection_handle hdl,
               const std::vector<char>& bytes) {
   auto& st = self->state;
   if (st.closing) return;
+  count(settings->metrics.received_bytes, bytes.size());
   auto fed = st.decoder.feed(std::string_view{bytes.data(), bytes.size()});
   if (!fed.ok() && !st.decoder.has_frame()) {
     // A bad length prefix: no request id to answer under, and the stream
@@ -221,19 +262,28 @@ caf::behavior acceptor_impl(caf::io::stateful_broker<acceptor_state>* self,
   bound->set_value(res->second);
   // Linked connection brokers report their end here; only an exit from
   // elsewhere (a shutdown) stops the acceptor, and with it every connection.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (self->state.connections.erase(msg.source) > 0) return;
-    if (msg.reason != caf::exit_reason::normal) self->quit(msg.reason);
+  auto* connections = settings->metrics.connections;
+  self->set_exit_handler([self, connections](caf::exit_msg& msg) {
+    if (self->state.connections.erase(msg.source) > 0) {
+      if (connections) connections->add(-1);
+      return;
+    }
+    if (msg.reason == caf::exit_reason::normal) return;
+    // Every connection is linked and goes down with the acceptor.
+    if (connections) connections->add(-static_cast<double>(self->state.connections.size()));
+    self->quit(msg.reason);
   });
   return {
       [=](const caf::io::new_connection_msg& msg) {
         if (self->state.connections.size() >= settings->options.connections_max) {
+          count(settings->metrics.connections_refused);
           self->close(msg.handle);
           return;
         }
         auto connection = self->fork(connection_impl, msg.handle, settings);
         self->link_to(connection);
         self->state.connections.insert(connection.address());
+        if (settings->metrics.connections) settings->metrics.connections->add(1);
       },
       [=](const caf::io::new_data_msg&) {},
       [=](const caf::io::connection_closed_msg&) {},
@@ -245,7 +295,8 @@ caf::behavior acceptor_impl(caf::io::stateful_broker<acceptor_state>* self,
 
 status_or<transport_handle> start_transport(caf::actor_system& system, router_actor router,
                                             const transport_options& options) {
-  auto settings = std::make_shared<shared_settings>(shared_settings{std::move(router), options});
+  auto settings = std::make_shared<shared_settings>(
+      shared_settings{std::move(router), options, make_transport_metrics(options.metrics.get())});
   auto bound = std::make_shared<bind_result>();
   auto result = bound->get_future();
   auto acceptor = system.middleman().spawn_broker(acceptor_impl,

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@
 
 namespace velocity {
 
+class metrics_registry;  // actors/metrics.hpp (velocity_actors)
+
 struct transport_options {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;  // 0 = any free port (the bound port is returned)
@@ -38,6 +41,8 @@ struct transport_options {
   // closed (clients reconnect on demand). 0 = never. Checked once per period,
   // so an idle connection lives between one and two periods.
   uint32_t idle_timeout_ms = 10 * 60 * 1000;
+  // Connections (gauge), frames and bytes in and out. nullptr = no metrics.
+  std::shared_ptr<metrics_registry> metrics;
 };
 
 struct transport_handle {
