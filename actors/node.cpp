@@ -7,6 +7,7 @@
 #include <chrono>
 #include <utility>
 
+#include "actors/ops_http.hpp"
 #include "actors/transport.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/scoped_actor.hpp"
@@ -72,20 +73,44 @@ status node::open() {
     options.host = config_.host;
     options.port = config_.port;
     options.request_timeout_ms_default = config_.request_timeout_ms;
+    options.metrics = metrics_;
     auto started = start_transport(system_, router_, options);
     if (!started.ok()) return started.error();
     transport_ = started->acceptor;
     port_ = started->port;
   }
-  spdlog::info("node {} started: mode {}, {} shard(s){}", config_.node_id, to_string(config_.mode),
-               config_.shards,
-               config_.listen ? ", clients on " + config_.host + ":" + std::to_string(port_) : "");
+  if (config_.ops_http) {
+    if (auto st = start_ops_http(); !st.ok()) return st;
+  }
+  ready_ = true;
+  spdlog::info("node {} started: mode {}, {} shard(s){}{}", config_.node_id,
+               to_string(config_.mode), config_.shards,
+               config_.listen ? ", clients on " + config_.host + ":" + std::to_string(port_) : "",
+               ops_http_ ? ", ops HTTP on " + config_.host + ":" + std::to_string(http_port_) : "");
+  return {};
+}
+
+status node::start_ops_http() {
+  ops_sources sources;
+  sources.system = &system_;
+  sources.router = router_;
+  sources.shards = shards_;
+  sources.storage = engine_;
+  sources.metrics = metrics_;
+  sources.not_ready_reason = [this]() -> std::string {
+    if (draining_) return "draining";
+    return ready_ ? "" : "starting";
+  };
+  auto started = ops_http_server::start(config_.host, config_.http_port, std::move(sources));
+  if (!started.ok()) return started.error();
+  ops_http_ = std::move(started).value();
+  http_port_ = ops_http_->port();
   return {};
 }
 
 status node::spawn_actors() {
   if (config_.mode == storage_mode::persistent)
-    log_writer_ = spawn_log_writer(system_, engine_, env_);
+    log_writer_ = spawn_log_writer(system_, engine_, env_, true, metrics_);
   for (uint32_t id = 0; id < config_.shards; ++id) {
     auto shard = spawn_shard(system_, shard_options{id, engine_, log_writer_});
     if (!shard.ok()) return shard.error();
@@ -97,6 +122,7 @@ status node::spawn_actors() {
   options.shards = shards_;
   options.env = env_;
   options.request_timeout_ms_default = config_.request_timeout_ms;
+  options.metrics = metrics_;
   router_control_ = spawn_router(system_, std::move(options));
   router_ = router_control_;
   return {};
@@ -105,6 +131,8 @@ status node::spawn_actors() {
 status node::stop() {
   if (stopped_) return {};
   stopped_ = true;
+  ready_ = false;
+  draining_ = true;
   bool was_running = static_cast<bool>(router_control_);
   caf::scoped_actor self{system_};
   // Drain before closing connections: requests already accepted finish and
@@ -118,6 +146,10 @@ status node::stop() {
                                 system_.render(err));
                  });
   }
+  // The ops endpoint answered /ready with 503 while draining; it goes before
+  // the engine and actors it reads.
+  if (ops_http_) ops_http_->stop();
+  ops_http_.reset();
   if (transport_) self->send_exit(transport_, caf::exit_reason::user_shutdown);
   status final_sync;
   if (log_writer_) {

@@ -1,9 +1,11 @@
 // A node: everything one velocityd process runs, built from a node_config.
 // start() opens the engine (memory or RocksDB), spawns the log writer
 // (persistent mode), one shard actor per shard (each recovering its state
-// machine), the router, and the TCP transport. stop() shuts down in order:
-// drain the router (new requests get unavailable, in-flight ones finish and
-// are answered on their connections), close the transport, a final
+// machine), the router, the TCP transport and (ops_http) the ops HTTP
+// endpoint (actors/ops_http.hpp) over the node's metrics registry. stop() shuts
+// down in order: mark the node not ready, drain the router (new requests get unavailable, in-flight ones finish and
+// are answered on their connections), stop the ops endpoint, close the
+// transport, a final
 // group-commit fsync, stop the actors and wait for them, sync and close the
 // engine.
 //
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +26,7 @@
 #include "actors/environment.hpp"
 #include "actors/log_writer.hpp"
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "actors/router_actor.hpp"
 #include "actors/shard.hpp"
 #include "caf/actor.hpp"
@@ -30,6 +34,8 @@
 #include "protocols/error.hpp"
 
 namespace velocity {
+
+class ops_http_server;  // actors/ops_http.hpp
 
 // Shards per node: each is an actor with its own key range. More than the
 // cores is pointless on one node; the bound keeps a typo from spawning millions.
@@ -43,7 +49,8 @@ struct node_config {
   std::string node_id = "node1";
   std::string host = "127.0.0.1";
   uint16_t port = 7400;       // 0 = any free port (see node::port())
-  uint16_t http_port = 7401;  // ops HTTP endpoint (served elsewhere)
+  uint16_t http_port = 7401;  // ops HTTP endpoint (0 = any free port, see node::http_port())
+  bool ops_http = false;      // serve the ops HTTP endpoint on host:http_port
   storage_mode mode = storage_mode::memory;
   std::string data_dir;       // persistent mode only
   uint32_t shards = 1;
@@ -73,6 +80,13 @@ class node {
   router_actor router() const { return router_; }
   // The bound client port; 0 without a transport.
   uint16_t port() const { return port_; }
+  // The bound ops HTTP port; 0 without the ops endpoint.
+  uint16_t http_port() const { return http_port_; }
+  // True from the end of start() until stop() begins (the /ready page also
+  // checks the shards).
+  bool ready() const { return ready_.load(); }
+  // Counters, gauges and histograms of this node's actors (never null).
+  std::shared_ptr<metrics_registry> metrics() const { return metrics_; }
   const node_config& config() const { return config_; }
   // For metrics and status pages: group-commit stats (lw_stats_atom; null in
   // memory mode) and each shard's shard_info (shard_info_atom).
@@ -90,6 +104,7 @@ class node {
 
   status open();  // the body of start()
   status spawn_actors();
+  status start_ops_http();
 
   caf::actor_system& system_;
   node_config config_;
@@ -101,6 +116,11 @@ class node {
   router_actor router_;
   caf::actor transport_;               // null without a transport
   uint16_t port_ = 0;
+  std::shared_ptr<metrics_registry> metrics_ = std::make_shared<metrics_registry>();
+  std::unique_ptr<ops_http_server> ops_http_;  // null without the ops endpoint
+  uint16_t http_port_ = 0;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
   bool stopped_ = false;
 };
 

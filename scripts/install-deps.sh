@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev         # JSON building in tools
   libbenchmark-dev           # micro-benchmarks
   libcli11-dev               # argument parsing of the velocity CLI
+  libcpp-httplib-dev         # ops HTTP endpoint of velocityd (/health /ready /status /metrics)
 )
 
 missing=()

@@ -5,12 +5,14 @@
 // order (stop accepting, drain, final fsync, close the engine) and exits.
 //
 // Exit codes: 0 after an orderly shutdown, 1 for a bad configuration, 2 when
-// the node cannot start (unusable data dir, port in use), 3 when the final
+// the node cannot start (unusable data dir, client or ops HTTP port in use), 3 when the final
 // sync failed.
 //
 // Thread safety: main owns everything; signals are blocked in every thread
 // (the mask is set before the actor system spawns its threads) and taken only
 // by sigwait.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdint>
 #include <iostream>
@@ -83,6 +85,7 @@ velocity::status_or<velocity::node_config> to_node_config(const velocityd_config
   out.host = cfg.host;
   out.port = static_cast<uint16_t>(cfg.port);
   out.http_port = static_cast<uint16_t>(cfg.http_port);
+  out.ops_http = true;  // velocityd always serves /health /ready /status /metrics
   out.data_dir = cfg.data_dir;
   out.shards = static_cast<uint32_t>(cfg.shards);
   out.cache_mb = static_cast<size_t>(cfg.cache_mb);
@@ -97,6 +100,18 @@ bool has_config_file_option(int argc, char** argv) {
   return false;
 }
 
+// Every client connection is a file descriptor; the common default soft limit
+// of 1024 would cap a node at about a thousand clients. Raise the soft limit to
+// the hard limit the administrator allows (best effort: a failure only logs).
+void raise_open_files_limit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
+  files.rlim_cur = files.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0) {
+    std::cerr << "velocityd: could not raise the open files limit; keeping the current one\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +122,7 @@ int main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGTERM);
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  raise_open_files_limit();
 
   velocityd_config cfg;
   caf::error parsed;
@@ -135,8 +151,9 @@ int main(int argc, char** argv) {
     return exit_start_failed;
   }
   auto& running = *started.value();
-  spdlog::info("velocityd {} serving on {}:{} ({} mode)", settings->node_id, settings->host,
-               running.port(), velocity::to_string(settings->mode));
+  spdlog::info("velocityd {} serving on {}:{}, ops HTTP on {}:{} ({} mode)", settings->node_id,
+               settings->host, running.port(), settings->host, running.http_port(),
+               velocity::to_string(settings->mode));
 
   int received = 0;
   sigwait(&shutdown_signals, &received);
