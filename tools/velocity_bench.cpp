@@ -55,6 +55,7 @@ void add_options(CLI::App& app, bench_options& o, arguments& a) {
   app.add_option("--timeout-ms", o.timeout_ms, "per request");
   app.add_option("--threads", o.threads, "CAF scheduler threads of this process");
   app.add_option("--seed", o.seed, "random seed (0 = from the clock)");
+  app.add_option("--preload-in-flight", o.preload_in_flight, "preload requests in flight per connection");
 }
 
 // Fills the parsed words into the options; false (with a message) if one is bad.

@@ -34,9 +34,12 @@ bool from_string(std::string_view name, workload_kind& out);
 
 // Requests per cas operation before the operation counts as failed (README).
 inline constexpr uint32_t cas_requests_per_op_max = 16;
-// Requests each preload connection keeps in flight: enough to fill a group
-// commit, far below the client actor's pending_max (4096).
-inline constexpr uint32_t preload_in_flight_per_connection_max = 128;
+// Requests each preload connection keeps in flight (--preload-in-flight):
+// enough to fill a group commit, and below the transport's per-connection
+// window (256): at exactly 256 a connection was seen to stall (see the report).
+inline constexpr uint32_t preload_in_flight_default = 128;
+// The client actor's pending_max.
+inline constexpr uint32_t preload_in_flight_max = 4096;
 // Logical clients: a bound on actors spawned by a typo.
 inline constexpr uint32_t clients_max = 4096;
 
@@ -69,6 +72,7 @@ struct bench_options {
   uint32_t timeout_ms = 10000;
   uint32_t threads = 1;        // CAF scheduler threads of the bench process
   uint64_t seed = 0;           // 0 = from the clock
+  uint32_t preload_in_flight = preload_in_flight_default;  // per connection
   std::string command_line;    // recorded as "cmd"
 };
 

@@ -255,6 +255,7 @@ struct preload_state {
   uint64_t count = 0;
   uint32_t timeout_ms = 0;
   uint32_t in_flight = 0;
+  uint32_t in_flight_max = 1;
   router_actor target;
   caf::actor collector;
   client_tally tally;
@@ -264,7 +265,7 @@ using preload_actor = caf::stateful_actor<preload_state>;
 
 void preload_fill(preload_actor* self) {
   auto& st = self->state;
-  while (st.in_flight < preload_in_flight_per_connection_max && st.next < st.count) {
+  while (st.in_flight < st.in_flight_max && st.next < st.count) {
     client_request request;
     request.timeout_ms = st.timeout_ms;
     request.body = st.make(st.next);
@@ -300,8 +301,10 @@ void preload_fill(preload_actor* self) {
 }
 
 caf::behavior preloader(preload_actor* self, command_maker make, uint64_t first, uint64_t stride,
-                        uint64_t count, uint32_t timeout_ms, router_actor target, caf::actor collector) {
+                        uint64_t count, uint32_t timeout_ms, uint32_t in_flight_max, router_actor target,
+                        caf::actor collector) {
   auto& st = self->state;
+  st.in_flight_max = in_flight_max;
   st.make = std::move(make);
   st.next = first;
   st.stride = stride;
@@ -365,8 +368,8 @@ caf::actor spawn_loop_client(caf::actor_system& system, std::shared_ptr<const lo
 
 caf::actor spawn_preloader(caf::actor_system& system, command_maker make, uint64_t first,
                            uint64_t stride, uint64_t count, uint32_t timeout_ms,
-                           router_actor target, caf::actor collector) {
-  return system.spawn(preloader, std::move(make), first, stride, count, timeout_ms,
+                           uint32_t in_flight_max, router_actor target, caf::actor collector) {
+  return system.spawn(preloader, std::move(make), first, stride, count, timeout_ms, in_flight_max,
                       std::move(target), std::move(collector));
 }
 

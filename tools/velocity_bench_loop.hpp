@@ -5,8 +5,8 @@
 // (shared_ptr<const>). An actor sends its client_tally to the collector exactly
 // once, when it is done, then quits.
 // Invariants: a closed-loop client has at most one operation outstanding (one
-// request at a time, cas retries included); a preload actor at most
-// preload_in_flight_per_connection_max requests.
+// request at a time, cas retries included); a preload actor at most its
+// in_flight_max requests.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +62,7 @@ caf::actor spawn_loop_client(caf::actor_system& system, std::shared_ptr<const lo
 using command_maker = std::function<command(uint64_t)>;
 caf::actor spawn_preloader(caf::actor_system& system, command_maker make, uint64_t first,
                            uint64_t stride, uint64_t count, uint32_t timeout_ms,
-                           router_actor target, caf::actor collector);
+                           uint32_t in_flight_max, router_actor target, caf::actor collector);
 
 }  // namespace velocity::bench
 

@@ -35,6 +35,9 @@ status check_options(const std::vector<router_actor>& targets, const bench_optio
   if (o.workload == workload_kind::cas && o.cas_keys == 0)
     return {error_code::invalid_argument, "--cas-keys must be > 0 for cas"};
   if (o.timeout_ms == 0) return {error_code::invalid_argument, "--timeout-ms must be > 0"};
+  if (o.preload_in_flight == 0 || o.preload_in_flight > preload_in_flight_max)
+    return {error_code::invalid_argument,
+            "--preload-in-flight must be 1.." + std::to_string(preload_in_flight_max)};
   return {};
 }
 
@@ -46,12 +49,12 @@ status ensure_schema(client& db, collection_schema schema) {
 
 // Writes make(0..count-1) over every target, pipelined; the documents written.
 status_or<uint64_t> preload(caf::actor_system& system, const std::vector<router_actor>& targets,
-                            const command_maker& make, uint64_t count, uint32_t timeout_ms) {
+                            const command_maker& make, uint64_t count, const bench_options& o) {
   if (count == 0) return uint64_t{0};
   caf::scoped_actor self{system};
   const uint64_t stride = targets.size();
   for (uint64_t i = 0; i < stride; ++i)
-    spawn_preloader(system, make, i, stride, count, timeout_ms, targets[i],
+    spawn_preloader(system, make, i, stride, count, o.timeout_ms, o.preload_in_flight, targets[i],
                     caf::actor_cast<caf::actor>(self));
   client_tally total;
   bool expired = false;
@@ -129,7 +132,7 @@ status_or<uint64_t> prepare(caf::actor_system& system, const std::vector<router_
       if (present.ok()) continue;
       if (present.error().code() != error_code::not_found) return present.error();
     }
-    auto done = preload(system, targets, s.make, s.count, o.timeout_ms);
+    auto done = preload(system, targets, s.make, s.count, o);
     if (!done.ok()) return done.error();
     written += *done;
   }
