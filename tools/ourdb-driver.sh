@@ -58,6 +58,7 @@ done
 start_server() {
   local name=$1; shift
   local out="$raw/$name.log"
+  : > "$out"  # exists before the background start, so the port poll can read it
   "$velocityd" --velocity.host=127.0.0.1 --velocity.port=0 --velocity.http-port=0 "$@" > "$out" 2>&1 &
   server_pid=$!
   server_port=""
