@@ -11,7 +11,8 @@
 // Invariants: a connection has at most in_flight_per_connection_max requests at
 // the router and at most buffered_bytes_per_connection_max bytes waiting to be
 // written; above either it stops reading (halt) and resumes (trigger) once the
-// backlog drains, so a slow or greedy client cannot grow our memory. The
+// backlog drains, so a slow or greedy client cannot grow our memory. At most
+// one halt/trigger is unconfirmed at a time (see update_reading). The
 // acceptor holds at most connections_max connection brokers and closes sockets
 // beyond that. Connection brokers are linked to the acceptor: exiting the
 // acceptor closes them all.
@@ -25,6 +26,7 @@
 #include "caf/io/middleman.hpp"
 #include "caf/io/receive_policy.hpp"
 #include "caf/io/system_messages.hpp"
+#include "caf/send.hpp"
 #include "protocols/framing.hpp"
 
 namespace velocity {
@@ -40,12 +42,15 @@ struct connection_state {
   frame_decoder decoder;
   size_t in_flight = 0;
   uint64_t unsent_bytes = 0;  // written by us, not yet on the socket
-  bool reading = true;
+  bool reading = true;         // the last halt/trigger we issued was a trigger
+  bool switch_pending = false;  // that halt/trigger is not yet applied by the multiplexer
   bool closing = false;
   bool active_since_check = false;  // bytes arrived since the last idle check
 };
 
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+// The multiplexer has applied our last halt/trigger (see update_reading).
+using switched_atom = caf::atom_constant<caf::atom("switched")>;
 
 // The transport's series; all null when metrics are off. Counters and gauges
 // are atomics, so every broker may update them.
@@ -115,17 +120,31 @@ bool has_room(const connection_state& st, const transport_options& options) {
 }
 
 // Stops reading while there is no room or decoded frames wait; resumes after.
+//
+// CAF 0.17 applies halt (remove_from_loop) and trigger (add_to_loop) only at
+// the end of the multiplexer's current poll round, and the stream ignores a
+// trigger while its reader is still registered. So a halt followed by a
+// trigger in the same round (the window fills on a read, a batch of replies
+// empties it before the round ends) is lost: the socket is never read again,
+// and a client keeping in_flight_per_connection_max requests in flight
+// stalls until its timeout (a trigger then halt in one round likewise leaves
+// a reader registered that a later trigger cannot restart). Hence at most one switch is unconfirmed: after a
+// halt or trigger we post a switched_atom through the multiplexer, which runs
+// in a later round, and decide again only when it arrives.
 void update_reading(connection_broker* self, caf::io::connection_handle hdl,
                     const transport_options& options) {
   auto& st = self->state;
+  if (st.switch_pending || st.closing) return;
   bool over = !has_room(st, options) || st.decoder.has_frame();
-  if (over && st.reading) {
+  if (over == !st.reading) return;
+  if (over)
     self->halt(hdl);
-    st.reading = false;
-  } else if (!over && !st.reading && !st.closing) {
+  else
     self->trigger(hdl);
-    st.reading = true;
-  }
+  st.reading = !over;
+  st.switch_pending = true;
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->backend().post([me] { caf::anon_send(me, switched_atom::value); });
 }
 
 void close_connection(connection_broker* self) {
@@ -231,6 +250,10 @@ caf::behavior connection_impl(connection_broker* self, caf::io::connection_handl
         }
         st.active_since_check = false;
         self->delayed_send(self, idle_period, idle_atom::value);
+      },
+      [=](switched_atom) {
+        self->state.switch_pending = false;
+        drain_frames(self, hdl, settings);
       },
       [=](const caf::io::data_transferred_msg& msg) {
         self->state.unsent_bytes = msg.remaining;

@@ -94,6 +94,41 @@ CAF_TEST(pipelined requests from one actor are correlated by id) {
   caf::anon_send_exit(*target, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a client keeping more requests in flight than the server window gets every reply) {
+  // Regression: with in_flight_per_connection_max (256) or more requests in
+  // flight on one connection, the transport halts and re-triggers reading
+  // constantly; a halt and a trigger in the same multiplexer round used to
+  // leave the socket unread forever, so the client stalled until timeouts.
+  fixture f;
+  auto target = connect_remote(f.sys, f.options(2000));
+  CAF_REQUIRE(target.ok());
+  caf::scoped_actor self{f.sys};
+  constexpr uint64_t in_flight = 600;
+  constexpr uint64_t total = 40000;
+  uint64_t sent = 0;
+  auto send_one = [&] {
+    self->send(*target, request_atom::value, get_request(sent, "doc-" + std::to_string(sent)));
+    ++sent;
+  };
+  while (sent < in_flight) send_one();
+  uint64_t ok = 0;
+  uint64_t failed = 0;
+  bool stalled = false;
+  for (uint64_t received = 0; received < total && !stalled; ++received) {
+    self->receive(
+        [&](const client_response& response) {
+          bool good = response.result.st.ok() && response.result.doc.has_value();
+          ++(good ? ok : failed);
+          if (sent < total) send_one();
+        },
+        caf::after(std::chrono::seconds{5}) >> [&] { stalled = true; });
+  }
+  CAF_CHECK(!stalled);
+  CAF_CHECK_EQUAL(failed, 0u);
+  CAF_CHECK_EQUAL(ok, total);
+  caf::anon_send_exit(*target, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(a request the server never answers times out) {
   fixture f;
   auto target = connect_remote(f.sys, f.options());
