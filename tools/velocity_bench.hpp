@@ -36,7 +36,7 @@ bool from_string(std::string_view name, workload_kind& out);
 inline constexpr uint32_t cas_requests_per_op_max = 16;
 // Requests each preload connection keeps in flight (--preload-in-flight):
 // enough to fill a group commit, and below the transport's per-connection
-// window (256): at exactly 256 a connection was seen to stall (see the report).
+// window (256), beyond which the server simply stops reading until replies drain.
 inline constexpr uint32_t preload_in_flight_default = 128;
 // The client actor's pending_max.
 inline constexpr uint32_t preload_in_flight_max = 4096;
