@@ -336,47 +336,48 @@ reply state_machine::write_changed(const collection_schema& schema, const docume
   return r;
 }
 
-reply state_machine::do_update(const cmd::update& c, mutation& m) {
-  auto schema = user_collection(c.collection);
+std::optional<reply> state_machine::load_target(std::string_view collection, std::string_view id,
+                                                std::optional<uint64_t> expected_version,
+                                                write_target& out) {
+  auto schema = user_collection(collection);
   if (!schema.ok()) return failure(schema.error());
-  auto stored = load_document(c.collection, c.id);
+  auto stored = load_document(collection, id);
   if (!stored.ok()) return failure(stored.error());
-  if (!stored->has_value()) return not_found(c.collection, c.id);
-  const document& before = **stored;
-  if (c.expected_version && *c.expected_version != before.version) {
-    return version_conflict(c.collection, c.id, *c.expected_version, before);
+  if (!stored->has_value()) return not_found(collection, id);
+  if (expected_version && *expected_version != (*stored)->version) {
+    return version_conflict(collection, id, *expected_version, **stored);
   }
+  out.schema = *schema;
+  out.before = std::move(**stored);
+  return std::nullopt;
+}
+
+reply state_machine::do_update(const cmd::update& c, mutation& m) {
+  write_target target;
+  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  const collection_schema& schema = *target.schema;
+  const document& before = target.before;
   value_map fields = before.fields;
   merge_patch(fields, c.patch);
-  return write_changed(**schema, before, std::move(fields), c.time_ns, m);
+  return write_changed(schema, before, std::move(fields), c.time_ns, m);
 }
 
 reply state_machine::do_replace(const cmd::replace& c, mutation& m) {
-  auto schema = user_collection(c.collection);
-  if (!schema.ok()) return failure(schema.error());
-  auto stored = load_document(c.collection, c.id);
-  if (!stored.ok()) return failure(stored.error());
-  if (!stored->has_value()) return not_found(c.collection, c.id);
-  const document& before = **stored;
-  if (c.expected_version && *c.expected_version != before.version) {
-    return version_conflict(c.collection, c.id, *c.expected_version, before);
-  }
+  write_target target;
+  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  const collection_schema& schema = *target.schema;
+  const document& before = target.before;
   value_map fields = c.fields;
-  apply_defaults(**schema, fields);
-  return write_changed(**schema, before, std::move(fields), c.time_ns, m);
+  apply_defaults(schema, fields);
+  return write_changed(schema, before, std::move(fields), c.time_ns, m);
 }
 
 reply state_machine::do_erase(const cmd::erase& c, mutation& m) {
-  auto schema = user_collection(c.collection);
-  if (!schema.ok()) return failure(schema.error());
-  auto stored = load_document(c.collection, c.id);
-  if (!stored.ok()) return failure(stored.error());
-  if (!stored->has_value()) return not_found(c.collection, c.id);
-  const document& before = **stored;
-  if (c.expected_version && *c.expected_version != before.version) {
-    return version_conflict(c.collection, c.id, *c.expected_version, before);
-  }
-  if (status staged = stage_erase(**schema, before, m); !staged.ok()) return failure(staged);
+  write_target target;
+  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  const collection_schema& schema = *target.schema;
+  const document& before = target.before;
+  if (status staged = stage_erase(schema, before, m); !staged.ok()) return failure(staged);
   return {};
 }
 
@@ -384,13 +385,9 @@ reply state_machine::do_compare_and_swap(const cmd::compare_and_swap& c, mutatio
   auto schema = user_collection(c.collection);
   if (!schema.ok()) return failure(schema.error());
   if (status valid = validate_filter(c.condition); !valid.ok()) return failure(valid);
-  auto stored = load_document(c.collection, c.id);
-  if (!stored.ok()) return failure(stored.error());
-  if (!stored->has_value()) return not_found(c.collection, c.id);
-  const document& before = **stored;
-  if (c.expected_version && *c.expected_version != before.version) {
-    return version_conflict(c.collection, c.id, *c.expected_version, before);
-  }
+  write_target target;
+  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  const document& before = target.before;
   if (!matches(c.condition, before.fields)) {
     reply r = failure(error_code::condition_failed,
                       "document " + doc_name(c.collection, c.id) + " at version " +

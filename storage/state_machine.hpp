@@ -104,6 +104,17 @@ class state_machine {
   // unknown_collection if it has no schema.
   status_or<const collection_schema*> user_collection(std::string_view name) const;
 
+  // What update / replace / delete / CAS write to: the collection's schema and
+  // the stored document, after the expected-version check.
+  struct write_target {
+    const collection_schema* schema = nullptr;
+    document before;
+  };
+  // Fills `out`, or returns the reply that ends the command (unknown
+  // collection, not_found, version_conflict, engine error).
+  std::optional<reply> load_target(std::string_view collection, std::string_view id,
+                                   std::optional<uint64_t> expected_version, write_target& out);
+
   // Loads a document; nullopt if absent.
   status_or<std::optional<document>> load_document(std::string_view collection,
                                                    std::string_view id);
