@@ -46,14 +46,8 @@ status_or<Result> with_reader(std::string_view payload, const char* what, Read r
     return status{error_code::malformed, std::string{what} + " size " +
                                              std::to_string(payload.size()) +
                                              " is not a non-zero multiple of 8 bytes"};
-  std::vector<capnp::word> copy;
-  const auto* words = reinterpret_cast<const capnp::word*>(payload.data());
-  if (reinterpret_cast<uintptr_t>(payload.data()) % alignof(capnp::word) != 0) {
-    copy.resize(payload.size() / word_bytes);
-    std::memcpy(copy.data(), payload.data(), payload.size());
-    words = copy.data();
-  }
-  kj::ArrayPtr<const capnp::word> array(words, payload.size() / word_bytes);
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> array = message_words(payload, copy);
   try {
     capnp::FlatArrayMessageReader reader(array, reader_options(payload.size()));
     return read(reader);

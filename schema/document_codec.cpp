@@ -25,6 +25,7 @@
 #include <exception>
 #include <vector>
 
+#include "protocols/check.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/value.capnp.h"
 
@@ -207,6 +208,23 @@ status_or<Result> read_embedded(const char* what, error_code problem, Read read)
   }
 }
 
+}  // namespace
+
+kj::ArrayPtr<const capnp::word> message_words(std::string_view bytes, kj::Array<capnp::word>& copy) {
+  VELOCITY_CHECK_EQ(bytes.size() % word_bytes, size_t{0});
+  const auto* words = reinterpret_cast<const capnp::word*>(bytes.data());
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
+    // kj::Array, not std::vector: capnp::word is not movable, which
+    // libstdc++'s vector::resize needs under clang.
+    copy = kj::heapArray<capnp::word>(bytes.size() / word_bytes);
+    std::memcpy(copy.begin(), bytes.data(), bytes.size());
+    words = copy.begin();
+  }
+  return kj::ArrayPtr<const capnp::word>(words, bytes.size() / word_bytes);
+}
+
+namespace {
+
 // Validates framing, then runs read(root reader) with Cap'n Proto exceptions
 // turned into corruption. Root is wire::Value or wire::Document.
 template <class Root, class Result, class Read>
@@ -215,17 +233,8 @@ status_or<Result> decode_root(std::string_view bytes, const char* what, Read rea
   if (bytes.size() % word_bytes != 0)
     return corruption(std::string{what} + " size " + std::to_string(bytes.size()) +
                       " is not a multiple of 8 bytes");
-  // Cap'n Proto reads words in place; copy when the caller's buffer is unaligned.
-  // kj::Array, not std::vector: capnp::word is not movable, which libstdc++'s
-  // vector::resize needs under clang.
   kj::Array<capnp::word> copy;
-  const auto* words = reinterpret_cast<const capnp::word*>(bytes.data());
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
-    copy = kj::heapArray<capnp::word>(bytes.size() / word_bytes);
-    std::memcpy(copy.begin(), bytes.data(), bytes.size());
-    words = copy.begin();
-  }
-  kj::ArrayPtr<const capnp::word> array(words, bytes.size() / word_bytes);
+  kj::ArrayPtr<const capnp::word> array = message_words(bytes, copy);
   try {
     capnp::FlatArrayMessageReader reader(array, codec_reader_options());
     if (reader.getEnd() != array.end())

@@ -54,4 +54,10 @@ status_or<document> read_document(wire::Document::Reader in,
 capnp::ReaderOptions codec_reader_options(
     uint64_t traversal_words = limits::capnp_traversal_words_max);
 
+// The words of a flat-array message held in `bytes`, ready for a
+// capnp::FlatArrayMessageReader. Cap'n Proto reads words in place, so an
+// unaligned buffer is copied into `copy` (which must outlive the result).
+// REQUIRES: bytes.size() is a multiple of 8 (callers report that as input error).
+kj::ArrayPtr<const capnp::word> message_words(std::string_view bytes, kj::Array<capnp::word>& copy);
+
 }  // namespace velocity

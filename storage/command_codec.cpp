@@ -457,17 +457,8 @@ status_or<Result> decode_flat(std::string_view bytes, const char* what, uint64_t
   if (bytes.empty() || bytes.size() % word_bytes != 0)
     return malformed(std::string{what} + " size " + std::to_string(bytes.size()) +
                      " is not a non-zero multiple of 8 bytes");
-  // Cap'n Proto reads words in place; copy when the caller's buffer is unaligned.
-  // kj::Array, not std::vector: capnp::word is not movable, which libstdc++'s
-  // vector::resize needs under clang.
   kj::Array<capnp::word> copy;
-  const auto* words = reinterpret_cast<const capnp::word*>(bytes.data());
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
-    copy = kj::heapArray<capnp::word>(bytes.size() / word_bytes);
-    std::memcpy(copy.begin(), bytes.data(), bytes.size());
-    words = copy.begin();
-  }
-  kj::ArrayPtr<const capnp::word> array(words, bytes.size() / word_bytes);
+  kj::ArrayPtr<const capnp::word> array = message_words(bytes, copy);
   return guarded<Result>(what, [&]() -> status_or<Result> {
     capnp::FlatArrayMessageReader reader(array, codec_reader_options(traversal_words));
     if (reader.getEnd() != array.end())
