@@ -1,0 +1,1 @@
+// Implements log_store.hpp (in progress).

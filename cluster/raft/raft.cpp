@@ -1,0 +1,1 @@
+// Implements raft.hpp (in progress).

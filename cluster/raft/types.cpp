@@ -1,0 +1,1 @@
+// Implements types.hpp (in progress).

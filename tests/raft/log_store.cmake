@@ -1,0 +1,1 @@
+# The durable log store: round trips, truncation, snapshots, corruption.

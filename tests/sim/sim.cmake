@@ -1,0 +1,1 @@
+# The simulator library, the velocity-sim tool and the seed suites.
