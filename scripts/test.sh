@@ -25,7 +25,7 @@ if [ "$build_dir" = build-asan ]; then
   # (actors, net, process, bench) run without it: the remote client actor's
   # broker is still reported as leaked at exit (an open finding, see
   # docs/ARCHITECTURE.md "Known issues"); every other ASan/UBSan check applies.
-  pure='^(protocols_tests|codec_tests|schema_tests|engine_tests|rocksdb_crash_test|state_machine_tests|command_codec_tests|router_tests)'
+  pure='^(protocols_tests|codec_tests|schema_tests|engine_tests|rocksdb_crash_test|state_machine_tests|command_codec_tests|router_tests|raft_internals_tests|raft_rule_tests|raft_log_store_tests|linearizability_tests|sim_tests)'
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
     ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 -R "$pure"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} \
