@@ -18,19 +18,6 @@ using namespace velocity::raft::testing;
 
 namespace {
 
-config plain_config() {
-  config cfg;
-  cfg.pre_vote = false;
-  cfg.check_quorum = false;
-  return cfg;
-}
-
-bool elect(cluster& c, node_id id) {
-  for (int i = 0; i < 100 && c.core(id).current_role() == role::follower; ++i) c.tick(id);
-  c.stabilize();
-  return c.core(id).current_role() == role::leader;
-}
-
 bool carries_index_from(const message& m, index_t index) {
   for (const auto& e : m.entries)
     if (e.index >= index) return true;

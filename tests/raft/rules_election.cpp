@@ -17,13 +17,6 @@ using namespace velocity::raft::testing;
 
 namespace {
 
-config plain_config() {
-  config cfg;
-  cfg.pre_vote = false;
-  cfg.check_quorum = false;
-  return cfg;
-}
-
 message vote_request(node_id from, node_id to, term_t term, index_t last_index, term_t last_term) {
   message m;
   m.type = message_type::vote;

@@ -379,6 +379,34 @@ status cluster::compact(node_id id) {
   return node.core->compact(node.applied_index, encode_app(node.app));
 }
 
+config plain_config() {
+  config cfg;
+  cfg.pre_vote = false;
+  cfg.check_quorum = false;
+  return cfg;
+}
+
+bool elect(cluster& c, node_id id) {
+  for (size_t i = 0; i < election_ticks_max && c.core(id).current_role() == role::follower; ++i)
+    c.tick(id);
+  c.stabilize();
+  return c.core(id).current_role() == role::leader;
+}
+
+std::vector<entry> log_of(const raft& core) {
+  std::vector<entry> out;
+  for (index_t i = core.first_index(); i <= core.last_index(); ++i)
+    if (auto e = core.entry_at(i)) out.push_back(*e);
+  return out;
+}
+
+std::optional<message> last_sent(const cluster& c, message_type type, node_id from) {
+  std::optional<message> found;
+  for (const auto& m : c.sent())
+    if (m.type == type && m.from == from) found = m;
+  return found;
+}
+
 void cluster::add_violation(node_id id, const std::string& what) {
   violations_.push_back("node " + std::to_string(id) + ": " + what);
 }

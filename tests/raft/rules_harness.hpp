@@ -164,6 +164,16 @@ class cluster {
   std::vector<std::string> violations_;
 };
 
+// A config with pre-vote and check-quorum off, for suites testing the plain
+// rules of the paper (those features have their own suite).
+config plain_config();
+// Ticks `id` alone until it campaigns, then stabilizes; true if it leads.
+bool elect(cluster& c, node_id id);
+// The entries `core` holds, first_index() to last_index().
+std::vector<entry> log_of(const raft& core);
+// The last message of `type` from `from` in c.sent(), if any.
+std::optional<message> last_sent(const cluster& c, message_type type, node_id from);
+
 // True for the message types the contract allows in `messages` (before persist).
 bool allowed_before_persist(message_type type);
 

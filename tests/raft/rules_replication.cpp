@@ -18,27 +18,6 @@ using namespace velocity::raft::testing;
 
 namespace {
 
-config plain_config() {
-  config cfg;
-  cfg.pre_vote = false;
-  cfg.check_quorum = false;
-  return cfg;
-}
-
-// Makes `id` campaign (ticking it alone) and lets the cluster settle.
-bool elect(cluster& c, node_id id) {
-  for (int i = 0; i < 100 && c.core(id).current_role() == role::follower; ++i) c.tick(id);
-  c.stabilize();
-  return c.core(id).current_role() == role::leader;
-}
-
-std::vector<entry> log_of(const velocity::raft::raft& core) {
-  std::vector<entry> out;
-  for (index_t i = core.first_index(); i <= core.last_index(); ++i)
-    if (auto e = core.entry_at(i)) out.push_back(*e);
-  return out;
-}
-
 // Log matching (5.3): if two logs hold an entry with the same index and term,
 // the logs are identical up to it. Checking the highest such index suffices.
 bool logs_match(const velocity::raft::raft& a, const velocity::raft::raft& b) {
@@ -63,13 +42,6 @@ message append_to(node_id from, node_id to, term_t term, index_t prev_index, ter
   m.log_term = prev_term;
   m.entries = std::move(entries);
   return m;
-}
-
-std::optional<message> last_sent(const cluster& c, message_type type, node_id from) {
-  std::optional<message> found;
-  for (const auto& m : c.sent())
-    if (m.type == type && m.from == from) found = m;
-  return found;
 }
 
 }  // namespace
