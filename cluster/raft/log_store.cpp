@@ -113,12 +113,20 @@ status corrupt(const std::string& key_name, const std::string& problem) {
 
 // ------------------------------------------------------------------ encoding
 
-// Prepends the crc of key + body to body.
-std::string seal(std::string_view key, const std::string& body) {
+// Values are built as a 4-byte placeholder followed by the body; seal()
+// fills the placeholder with the crc of key + body (one buffer, no copy).
+std::string unsealed_value(size_t body_bytes) {
   std::string value;
-  value.reserve(crc_bytes + body.size());
-  keys::append_u32(value, crc32c(body, crc32c(key)));
-  value.append(body);
+  value.reserve(crc_bytes + body_bytes);
+  value.append(crc_bytes, '\0');
+  return value;
+}
+
+std::string seal(std::string_view key, std::string value) {
+  const std::string_view body = std::string_view{value}.substr(crc_bytes);
+  std::string crc;
+  keys::append_u32(crc, crc32c(body, crc32c(key)));
+  value.replace(0, crc_bytes, crc);
   return value;
 }
 
@@ -129,30 +137,30 @@ void append_ids(std::string& out, const std::vector<node_id>& ids) {
 }
 
 std::string encode_entry_value(std::string_view key, const entry& e) {
-  std::string body;
-  body.reserve(entry_header_bytes - crc_bytes + e.data.size());
-  keys::append_u64(body, e.term);
-  body.push_back(static_cast<char>(e.kind));
-  body.append(e.data);
-  return seal(key, body);
+  std::string value = unsealed_value(entry_header_bytes - crc_bytes + e.data.size());
+  keys::append_u64(value, e.term);
+  value.push_back(static_cast<char>(e.kind));
+  value.append(e.data);
+  return seal(key, std::move(value));
 }
 
 std::string encode_hard_value(std::string_view key, const hard_state& hard) {
-  std::string body;
-  keys::append_u64(body, hard.term);
-  keys::append_u64(body, hard.vote);
-  keys::append_u64(body, hard.commit);
-  return seal(key, body);
+  std::string value = unsealed_value(hard_value_bytes - crc_bytes);
+  keys::append_u64(value, hard.term);
+  keys::append_u64(value, hard.vote);
+  keys::append_u64(value, hard.commit);
+  return seal(key, std::move(value));
 }
 
 std::string encode_snapshot_value(std::string_view key, const snapshot& snap) {
-  std::string body;
-  keys::append_u64(body, snap.meta.index);
-  keys::append_u64(body, snap.meta.term);
-  append_ids(body, snap.meta.conf.voters);
-  append_ids(body, snap.meta.conf.learners);
-  body.append(snap.data);
-  return seal(key, body);
+  const size_t ids = snap.meta.conf.voters.size() + snap.meta.conf.learners.size();
+  std::string value = unsealed_value(2 * 8 + 2 * 4 + ids * 8 + snap.data.size());
+  keys::append_u64(value, snap.meta.index);
+  keys::append_u64(value, snap.meta.term);
+  append_ids(value, snap.meta.conf.voters);
+  append_ids(value, snap.meta.conf.learners);
+  value.append(snap.data);
+  return seal(key, std::move(value));
 }
 
 // ------------------------------------------------------------------ decoding
