@@ -1,1 +1,9 @@
-# Unit tests of the core's internal pieces (log, progress, quorum), written with the core.
+# Unit tests of the core's internal pieces (log, progress, types) and smoke
+# tests of the whole core in a small in-test cluster, written with the core.
+velocity_test_binary(raft_internals_tests
+  ${CMAKE_CURRENT_LIST_DIR}/internals_log_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/internals_progress_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/internals_types_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/internals_core_test.cpp)
+target_link_libraries(raft_internals_tests PRIVATE velocity_cluster)
+velocity_add_suites(raft_internals_tests raft_log raft_progress raft_types raft_core_smoke)
