@@ -1,0 +1,121 @@
+// The client side of sim_cluster.hpp: each client keeps one operation
+// outstanding, sends it to a node (its last target or a random member),
+// follows leader hints on not_leader, backs off on unavailable / overloaded,
+// and gives up (outcome unknown) on timeout or when the serving node crashes.
+// A write or CAS completes when its entry (same index AND term) is applied on
+// the node that proposed it; a read when that node's applied index reaches
+// the read_state index.
+//
+// Thread safety: none (one run).
+#include <algorithm>
+
+#include "tests/sim/sim_cluster.hpp"
+
+namespace velocity::sim {
+
+void sim_cluster::on_client_wake(size_t client) {
+  if (phase_ != phase::chaos) return;
+  client_state& c = workload_.client(client);
+  if (c.busy) return;
+  workload_.begin(client, now_us_, params_.lease_ticks > 0, rng_);
+  event deadline;
+  deadline.kind = event_kind::op_deadline;
+  deadline.client = client;
+  deadline.op_seq = c.op_seq;
+  deadline.time_us = now_us_ + operation_timeout_us;
+  schedule(std::move(deadline));
+  const auto ids = members();
+  const bool keep = c.target != raft::no_node &&
+                    std::find(ids.begin(), ids.end(), c.target) != ids.end();
+  event request;
+  request.kind = event_kind::client_request;
+  request.client = client;
+  request.op_seq = c.op_seq;
+  request.node = keep ? c.target : rng_.pick(ids);
+  request.time_us = now_us_ + rng_.uniform(10, 1'000);
+  schedule(std::move(request));
+}
+
+void sim_cluster::on_client_request(event& e) {
+  sim_node& n = *find(e.node);
+  client_state& c = workload_.client(e.client);
+  const operation& op = workload_.op(c.op);
+  c.target = n.id();
+  if (op.type == operation::kind::read) {
+    const uint64_t request = next_request_++;
+    const auto mode = c.lease_read ? raft::read_mode::lease : raft::read_mode::safe;
+    const status started = n.core().read_index(request, mode);
+    if (!started.ok()) {
+      refused(e.client, n, started);
+      return;
+    }
+    n.reads.emplace(request, pending_read{e.client, e.op_seq, op.key, std::nullopt});
+    return;
+  }
+  const command cmd = workload_.command_for(c.op, next_request_++);
+  auto proposed = n.core().propose(encode_command(cmd));
+  if (!proposed.ok()) {
+    refused(e.client, n, proposed.error());
+    return;
+  }
+  trace("client " + std::to_string(e.client) + " proposed '" + encode_command(cmd) +
+        "' at node " + std::to_string(n.id()) + " as " + std::to_string(proposed->index) + "/t" +
+        std::to_string(proposed->term));
+  n.proposals.emplace(proposed->index, pending_proposal{e.client, e.op_seq, *proposed});
+}
+
+void sim_cluster::refused(size_t client, sim_node& n, const status& why) {
+  raft::node_id target = n.id();
+  if (why.code() == error_code::not_leader) {
+    target = n.core().leader_hint();
+    if (target == raft::no_node || target == n.id()) {
+      const auto ids = members();
+      target = ids.empty() ? n.id() : rng_.pick(ids);
+    }
+  }
+  retry(client, target);
+}
+
+void sim_cluster::retry(size_t client, raft::node_id target) {
+  client_state& c = workload_.client(client);
+  c.target = target;
+  event request;
+  request.kind = event_kind::client_request;
+  request.client = client;
+  request.op_seq = c.op_seq;
+  request.node = target;
+  request.time_us = now_us_ + rng_.uniform(1'000, retry_backoff_us_max);
+  schedule(std::move(request));
+}
+
+void sim_cluster::on_op_deadline(size_t client, uint64_t op_seq) {
+  const client_state& c = workload_.client(client);
+  if (!c.busy || c.op_seq != op_seq) return;
+  trace("client " + std::to_string(client) + " gives up (timeout)");
+  workload_.give_up(client);
+  finish_op(client);
+}
+
+void sim_cluster::give_up_at(sim_node& n) {
+  auto abandon = [&](size_t client, uint64_t op_seq) {
+    const client_state& c = workload_.client(client);
+    if (!c.busy || c.op_seq != op_seq) return;
+    trace("client " + std::to_string(client) + " gives up (node " + std::to_string(n.id()) +
+          " crashed)");
+    workload_.give_up(client);
+    finish_op(client);
+  };
+  for (const auto& [index, p] : n.proposals) abandon(p.client, p.op_seq);
+  for (const auto& [request, r] : n.reads) abandon(r.client, r.op_seq);
+}
+
+void sim_cluster::finish_op(size_t client) {
+  if (phase_ != phase::chaos) return;
+  event wake;
+  wake.kind = event_kind::client_wake;
+  wake.client = client;
+  wake.time_us = now_us_ + rng_.uniform(0, think_us_max);
+  schedule(std::move(wake));
+}
+
+}  // namespace velocity::sim

@@ -1,0 +1,165 @@
+// The simulated cluster and its seeded scheduler: N replicas (sim_node), the
+// network (sim_network), the clients (workload), the nemesis that injects
+// faults, and the checkers (safety_checker), all driven by one event queue in
+// virtual time. A run is: draw parameters from the seed, chaos phase (faults
+// on), healing phase (faults off, every member up; a leader must commit a new
+// entry and every member must apply it within a bound), final checks
+// (convergence, acknowledged writes, linearizability).
+//
+// Ready processing follows THE READY CONTRACT of cluster/raft/types.hpp after
+// every input to a core: messages go out at once, the write is made (unsynced),
+// the fsync completes after a drawn delay (a crash before it loses the write),
+// then messages_after_persist, snapshot restore, apply, reads, advance.
+//
+// Determinism: one sim_rng per run, events ordered by (time, sequence number),
+// ordered containers only, no clocks or threads; the same seed and options
+// give the same trace, history and final state.
+//
+// Thread safety: none; a sim_cluster is one run on one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/raft/types.hpp"
+#include "tests/sim/linearizability.hpp"
+#include "tests/sim/sim_checkers.hpp"
+#include "tests/sim/sim_network.hpp"
+#include "tests/sim/sim_node.hpp"
+#include "tests/sim/sim_options.hpp"
+#include "tests/sim/sim_random.hpp"
+#include "tests/sim/sim_workload.hpp"
+
+namespace velocity::sim {
+
+// What a run found. `summary` is one line; `violations` empty means it passed.
+struct sim_result {
+  uint64_t seed = 0;
+  std::string params;  // describe(sim_params)
+  std::vector<violation> violations;
+  std::vector<operation> history;
+  std::string final_state;  // every member's applied index and map, for replay checks
+  uint64_t events = 0;
+  uint64_t commit_index = 0;
+  size_t leaders = 0;
+  size_t crashes = 0;
+  size_t ops_completed = 0;
+  size_t ops_unknown = 0;
+  bool linearizability_gave_up = false;
+
+  bool ok() const { return violations.empty(); }
+  std::string summary() const;
+};
+
+// Runs one seed (the whole run, in virtual time).
+sim_result run_seed(const sim_options& options);
+
+// History as text (one line per operation), for determinism checks and traces.
+std::string describe_history(const std::vector<operation>& history);
+
+class sim_cluster {
+ public:
+  explicit sim_cluster(const sim_options& options);
+  ~sim_cluster();
+  sim_result run();
+
+ private:
+  enum class event_kind : uint8_t {
+    tick, deliver, persist_done, client_request, client_wake, op_deadline,
+    nemesis, restart, resume, decommission, heal, heal_check,
+  };
+  struct event {
+    int64_t time_us = 0;
+    uint64_t seq = 0;
+    event_kind kind = event_kind::tick;
+    raft::node_id node = raft::no_node;
+    uint64_t incarnation = 0;
+    size_t client = 0;
+    uint64_t op_seq = 0;
+    raft::message message;
+  };
+  struct event_later {
+    bool operator()(const event& a, const event& b) const {
+      return a.time_us != b.time_us ? a.time_us > b.time_us : a.seq > b.seq;
+    }
+  };
+  enum class phase : uint8_t { chaos, healing, done };
+
+  // Event loop (sim_cluster.cpp).
+  void schedule(event e);
+  void dispatch(event& e);
+  void dispatch_to_node(event& e);
+  // Runs a node-bound event (tick, deliver, persist_done, client_request) on
+  // an up, unpaused node, then processes its readies.
+  void on_node_event(sim_node& n, event& e);
+  void on_resume(sim_node& n);
+  void trace(const std::string& line);
+  bool tracing() const { return options_.trace != nullptr; }
+
+  // Nodes and the ready contract (sim_cluster.cpp, sim_ready.cpp).
+  sim_node* find(raft::node_id id);
+  sim_node& create_node(raft::node_id id, const raft::durable_state& initial);
+  void start_node(sim_node& n);
+  void crash_node(sim_node& n, bool restart_later);
+  void drive(sim_node& n);
+  void finish_ready(sim_node& n, raft::ready& rd);
+  void apply_committed(sim_node& n, const raft::ready& rd);
+  void complete_proposals(sim_node& n, const raft::entry& e, bool effect);
+  void serve_reads(sim_node& n);
+  void maybe_compact(sim_node& n);
+  void observe(sim_node& n);
+  void send(const raft::message& m);
+  std::vector<raft::node_id> members() const;  // not decommissioned, in id order
+  sim_node* leader();                           // the up leader with the highest term
+
+  // Clients (sim_clients.cpp).
+  void on_client_wake(size_t client);
+  void on_client_request(event& e);
+  void on_op_deadline(size_t client, uint64_t op_seq);
+  void retry(size_t client, raft::node_id target);
+  void refused(size_t client, sim_node& n, const status& why);
+  void give_up_at(sim_node& n);
+  void finish_op(size_t client);
+
+  // Faults (sim_nemesis.cpp).
+  void on_nemesis();
+  void nemesis_partition();
+  void nemesis_crash();
+  void nemesis_pause();
+  void nemesis_clog();
+  void nemesis_membership();
+  void nemesis_transfer();
+  raft::node_id pick_target();  // the leader half the time, else any up member
+
+  // Phases and final checks (sim_run.cpp).
+  void on_heal();
+  void on_heal_check();
+  void final_checks();
+  void check_convergence(const std::vector<raft::node_id>& final_members, raft::index_t commit);
+  void check_acknowledged(raft::index_t commit);
+  bool stopped() const;
+
+  sim_options options_;
+  sim_rng rng_;
+  sim_params params_;
+  sim_network network_;
+  safety_checker checker_;
+  workload workload_;
+  std::map<raft::node_id, std::unique_ptr<sim_node>> nodes_;
+  std::map<raft::node_id, std::vector<event>> deferred_;  // events held while paused
+  std::vector<event> queue_;                              // heap ordered by event_later
+  int64_t now_us_ = 0;
+  uint64_t next_seq_ = 0;
+  uint64_t next_request_ = 1;
+  raft::node_id next_node_id_ = 1;
+  phase phase_ = phase::chaos;
+  int64_t heal_start_us_ = 0;
+  std::optional<std::pair<raft::node_id, raft::entry_id>> probe_;  // the healing entry
+  bool probe_applied_ = false;
+  sim_result result_;
+};
+
+}  // namespace velocity::sim

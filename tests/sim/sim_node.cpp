@@ -1,0 +1,91 @@
+// Implements sim_node.hpp.
+//
+// Thread safety: none (one run).
+#include "tests/sim/sim_node.hpp"
+
+namespace velocity::sim {
+
+sim_node::sim_node(raft::config config, int64_t tick_period_us)
+    : config_(config),
+      tick_period_us_(tick_period_us),
+      engine_(std::make_unique<memory_engine>()),
+      store_(std::make_unique<raft::log_store>(*engine_, group)) {}
+
+status sim_node::bootstrap(const raft::durable_state& initial) {
+  raft::ready rd;
+  if (initial.snap.meta.index > 0 || !initial.snap.meta.conf.empty()) {
+    rd.snap = initial.snap;
+    rd.snapshot_from_leader = true;
+  }
+  rd.entries = initial.entries;
+  rd.hard = initial.hard;
+  rd.must_sync = true;
+  written_commit_ = initial.hard.commit;
+  durable_commit_floor_ = initial.hard.commit;
+  return store_->persist(rd);
+}
+
+status sim_node::start(uint64_t random_seed, raft::index_t* loaded_commit) {
+  VELOCITY_CHECK(!up());
+  auto loaded = store_->load();
+  if (!loaded.ok()) return loaded.error();
+  raft::durable_state state = std::move(loaded.value());
+  *loaded_commit = state.hard.commit;
+  auto map = decode_map(state.snap.data);
+  if (!map) return status{error_code::corruption, "snapshot data is not an encoded map"};
+  kv_ = std::move(*map);
+  applied_ = state.snap.meta.index;
+  written_commit_ = state.hard.commit;
+  raft::config cfg = config_;
+  cfg.random_seed = random_seed;
+  core_ = std::make_unique<raft::raft>(cfg, std::move(state), applied_);
+  commit_seen = core_->commit_index();
+  role_seen = core_->current_role();
+  term_seen = core_->term();
+  ++incarnation_;
+  return status{};
+}
+
+void sim_node::crash() {
+  core_.reset();
+  engine_->simulate_crash();
+  kv_.clear();
+  applied_ = 0;
+  in_flight.reset();
+  paused = false;
+  proposals.clear();
+  reads.clear();
+}
+
+void sim_node::write(const raft::ready& rd) {
+  if (!rd.snap && rd.entries.empty() && !rd.hard) return;
+  write_batch batch;
+  store_->stage(rd, batch);
+  const status written = engine_->write(batch, write_options{.sync = false});
+  VELOCITY_CHECK(written.ok());  // the memory engine does not fail
+  if (rd.hard) written_commit_ = rd.hard->commit;
+}
+
+void sim_node::sync() {
+  const status synced = engine_->sync();
+  VELOCITY_CHECK(synced.ok());
+  durable_commit_floor_ = written_commit_;
+}
+
+bool sim_node::restore(const raft::snapshot& snap) {
+  auto map = decode_map(snap.data);
+  if (!map) return false;
+  kv_ = std::move(*map);
+  applied_ = snap.meta.index;
+  return true;
+}
+
+bool sim_node::apply(const raft::entry& e) {
+  applied_ = e.index;
+  if (e.kind != raft::entry_kind::normal || e.data.empty()) return true;
+  const auto c = decode_command(e.data);
+  if (!c) return false;
+  return apply_command(kv_, *c);
+}
+
+}  // namespace velocity::sim

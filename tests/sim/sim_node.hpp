@@ -1,0 +1,108 @@
+// One simulated replica: a raft::raft core, its simulated disk (a
+// memory_engine holding a raft::log_store; a crash drops every write not
+// synced) and the key-value application rebuilt from the snapshot plus log
+// replay after every restart (the application is memory only).
+//
+// The node does what one step of the ready contract asks (write, sync,
+// restore, apply); the cluster (sim_cluster) decides when, sends messages
+// and runs the checkers.
+//
+// Thread safety: none; one run owns it.
+// Invariants: core_ is set iff up(); applied_ is the application's applied
+// index (snapshot index after a restart); durable_commit_floor_ is the commit
+// of the last hard state known synced, so a restart must load at least it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/raft/log_store.hpp"
+#include "cluster/raft/raft.hpp"
+#include "protocols/error.hpp"
+#include "storage/memory_engine.hpp"
+#include "tests/sim/sim_kv.hpp"
+
+namespace velocity::sim {
+
+// A write or CAS proposed through this node, waiting for its entry to apply.
+struct pending_proposal {
+  size_t client = 0;
+  uint64_t op_seq = 0;
+  raft::entry_id id;
+};
+
+// A read started through this node: waiting for its read_state, then for the
+// applied index to reach it.
+struct pending_read {
+  size_t client = 0;
+  uint64_t op_seq = 0;
+  std::string key;
+  std::optional<raft::index_t> index;  // set once the read_state arrived
+};
+
+class sim_node {
+ public:
+  // The raft group every simulated replica stores under.
+  static constexpr uint32_t group = 1;
+
+  sim_node(raft::config config, int64_t tick_period_us);
+
+  // Writes a brand-new node's initial durable state (synced), before start().
+  status bootstrap(const raft::durable_state& initial);
+
+  // Loads the durable state and builds a fresh core (new random seed per
+  // incarnation) and application. The loaded commit index goes to *loaded_commit.
+  status start(uint64_t random_seed, raft::index_t* loaded_commit);
+
+  // Process crash: the core and the application vanish, unsynced writes are lost.
+  void crash();
+
+  // Step 2 of the ready contract, without the sync (the fsync may be delayed).
+  void write(const raft::ready& rd);
+  // The sync that completes step 2.
+  void sync();
+
+  // Step 4: a snapshot installed from the leader replaces the application.
+  bool restore(const raft::snapshot& snap);
+  // Step 4: applies one committed entry; returns the command's effect (a
+  // CAS may fail; conf changes and no-ops return true).
+  bool apply(const raft::entry& e);
+
+  raft::raft& core() { return *core_; }
+  const raft::raft& core() const { return *core_; }
+  bool up() const { return core_ != nullptr; }
+  raft::node_id id() const { return config_.id; }
+  int64_t tick_period_us() const { return tick_period_us_; }
+  uint64_t incarnation() const { return incarnation_; }
+  raft::index_t applied() const { return applied_; }
+  const kv_map& state() const { return kv_; }
+  raft::index_t durable_commit_floor() const { return durable_commit_floor_; }
+
+  // Set by the cluster.
+  bool paused = false;
+  bool decommissioned = false;
+  std::optional<raft::ready> in_flight;  // a ready waiting for its fsync
+  raft::index_t commit_seen = 0;         // for the monotonic-commit check
+  raft::role role_seen = raft::role::follower;  // for traces of role changes
+  raft::term_t term_seen = 0;
+  std::multimap<raft::index_t, pending_proposal> proposals;
+  std::map<uint64_t, pending_read> reads;  // request id -> read
+
+ private:
+  raft::config config_;
+  int64_t tick_period_us_;
+  std::unique_ptr<memory_engine> engine_;
+  std::unique_ptr<raft::log_store> store_;
+  std::unique_ptr<raft::raft> core_;
+  kv_map kv_;
+  raft::index_t applied_ = 0;
+  uint64_t incarnation_ = 0;
+  raft::index_t written_commit_ = 0;
+  raft::index_t durable_commit_floor_ = 0;
+};
+
+}  // namespace velocity::sim

@@ -1,0 +1,93 @@
+// Draws a run's parameters from its seed (sim_options.hpp). The ranges follow
+// the issue: loss 0-30%, duplication 0-50%, delays with reordering, each fault
+// kind on or off per seed, cluster sizes 1/3/5/7.
+//
+// Thread safety: pure functions of the rng state.
+#include "tests/sim/sim_options.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace velocity::sim {
+
+namespace {
+
+// The lease assumption (raft.hpp): fastest / slowest tick rate < election /
+// lease. We keep a margin: the skew uses at most 80% of the allowed slack.
+int64_t skew_allowed_percent(uint32_t election_ticks, uint32_t lease_ticks) {
+  constexpr int64_t skew_percent_cap = 20;
+  if (lease_ticks == 0) return skew_percent_cap;
+  const int64_t slack_percent = (100 * static_cast<int64_t>(election_ticks)) / lease_ticks - 100;
+  return std::clamp<int64_t>(slack_percent * 8 / 10, 0, skew_percent_cap);
+}
+
+size_t draw_nodes(sim_rng& rng) {
+  const int64_t roll = rng.uniform(0, 99);
+  if (roll < 10) return 1;
+  if (roll < 55) return 3;
+  if (roll < 85) return 5;
+  return 7;
+}
+
+void draw_raft(sim_rng& rng, sim_params& p) {
+  p.election_ticks = static_cast<uint32_t>(rng.uniform(8, 16));
+  p.heartbeat_ticks = static_cast<uint32_t>(rng.uniform(1, 3));
+  p.pre_vote = rng.chance_percent(70);
+  p.check_quorum = rng.chance_percent(75);
+  p.lease_ticks = 0;
+  if (p.check_quorum && rng.chance_percent(50))
+    p.lease_ticks = static_cast<uint32_t>(rng.uniform(2, p.election_ticks / 2));
+  p.skew_percent_max = rng.uniform(0, skew_allowed_percent(p.election_ticks, p.lease_ticks));
+  p.inflight_messages_max = static_cast<size_t>(rng.uniform(1, 16));
+  p.append_bytes_max = static_cast<size_t>(rng.uniform(64, 2048));
+  p.snapshot_chunk_bytes = static_cast<size_t>(rng.uniform(64, 512));
+  p.compact_every_entries = static_cast<uint64_t>(rng.uniform(4, 40));
+}
+
+void draw_faults(sim_rng& rng, sim_params& p) {
+  p.loss_percent = rng.chance_percent(70) ? rng.uniform(0, 30) : 0;
+  p.duplicate_percent = rng.chance_percent(50) ? rng.uniform(0, 50) : 0;
+  p.delay_us_min = rng.uniform(50, 1'000);
+  p.delay_us_max = p.delay_us_min + rng.uniform(500, 30'000);
+  p.fsync_delay_us_max = rng.chance_percent(70) ? rng.uniform(100, 20'000) : 0;
+  p.partitions = rng.chance_percent(60);
+  p.crashes = rng.chance_percent(60);
+  p.pauses = rng.chance_percent(40);
+  p.clogs = rng.chance_percent(40);
+  p.membership_changes = p.nodes >= 3 && rng.chance_percent(40);
+  p.transfers = p.nodes >= 2 && rng.chance_percent(40);
+  p.nemesis_interval_us = rng.uniform(50'000, 600'000);
+}
+
+}  // namespace
+
+sim_params draw_params(sim_rng& rng) {
+  sim_params p;
+  p.nodes = draw_nodes(rng);
+  draw_raft(rng, p);
+  draw_faults(rng, p);
+  p.clients = static_cast<size_t>(rng.uniform(1, 5));
+  p.keys = static_cast<size_t>(rng.uniform(1, 4));
+  p.chaos_us = rng.uniform(1'500'000, 4'000'000);
+  p.heal_ticks_max = 100 * static_cast<int64_t>(p.election_ticks);
+  return p;
+}
+
+std::string describe(const sim_params& p) {
+  std::ostringstream out;
+  out << "nodes=" << p.nodes << " election=" << p.election_ticks
+      << " heartbeat=" << p.heartbeat_ticks << " lease=" << p.lease_ticks
+      << " pre_vote=" << p.pre_vote << " check_quorum=" << p.check_quorum
+      << " inflight=" << p.inflight_messages_max << " append_bytes=" << p.append_bytes_max
+      << " chunk_bytes=" << p.snapshot_chunk_bytes << " compact_every=" << p.compact_every_entries
+      << " skew%=" << p.skew_percent_max << " loss%=" << p.loss_percent
+      << " dup%=" << p.duplicate_percent << " delay_us=" << p.delay_us_min << ".."
+      << p.delay_us_max << " fsync_us<=" << p.fsync_delay_us_max
+      << " faults=" << (p.partitions ? "P" : "-") << (p.crashes ? "C" : "-")
+      << (p.pauses ? "S" : "-") << (p.clogs ? "L" : "-") << (p.membership_changes ? "M" : "-")
+      << (p.transfers ? "T" : "-") << " nemesis_us=" << p.nemesis_interval_us
+      << " clients=" << p.clients << " keys=" << p.keys << " chaos_us=" << p.chaos_us;
+  return out.str();
+}
+
+}  // namespace velocity::sim

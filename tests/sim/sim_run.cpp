@@ -1,0 +1,232 @@
+// The phases of one run (sim_cluster.hpp) and the checks at its end:
+//   chaos   : clients and the nemesis run for chaos_us;
+//   healing : every fault removed, every member up and resumed, clients stop
+//             (outstanding operations become unknown); a leader must commit a
+//             new entry (the probe) and every member must apply the leader's
+//             whole log within heal_ticks_max base ticks (liveness);
+//   final   : log matching, identical maps on every member equal to the
+//             ledger's replay, every acknowledged write in the final log, and
+//             the history linearizable per key.
+//
+// Thread safety: none (one run).
+#include <algorithm>
+#include <sstream>
+
+#include "tests/sim/sim_cluster.hpp"
+
+namespace velocity::sim {
+
+namespace {
+
+// A run that needs more events than this is stuck in a loop (a bug).
+constexpr uint64_t events_max = 4'000'000;
+
+}  // namespace
+
+bool sim_cluster::stopped() const {
+  return options_.stop_at_first_violation && checker_.failed();
+}
+
+sim_result sim_cluster::run() {
+  result_.seed = options_.seed;
+  result_.params = describe(params_);
+  trace("seed " + std::to_string(options_.seed) + " " + result_.params);
+  std::vector<raft::node_id> voters;
+  for (size_t i = 0; i < params_.nodes; ++i) voters.push_back(next_node_id_++);
+  const raft::durable_state initial = raft::bootstrap_state(voters);
+  for (raft::node_id id : voters) create_node(id, initial);
+  for (size_t c = 0; c < workload_.clients(); ++c) {
+    event wake;
+    wake.kind = event_kind::client_wake;
+    wake.client = c;
+    wake.time_us = rng_.uniform(0, think_us_max);
+    schedule(std::move(wake));
+  }
+  event nemesis;
+  nemesis.kind = event_kind::nemesis;
+  nemesis.time_us = params_.nemesis_interval_us;
+  schedule(std::move(nemesis));
+  event heal;
+  heal.kind = event_kind::heal;
+  heal.time_us = params_.chaos_us;
+  schedule(std::move(heal));
+
+  while (!queue_.empty() && phase_ != phase::done && !stopped()) {
+    std::pop_heap(queue_.begin(), queue_.end(), event_later{});
+    event e = std::move(queue_.back());
+    queue_.pop_back();
+    now_us_ = e.time_us;
+    dispatch(e);
+    if (++result_.events > events_max) {
+      checker_.report("event_budget", "more than " + std::to_string(events_max) + " events",
+                      now_us_);
+      break;
+    }
+  }
+  result_.violations = checker_.violations();
+  result_.history = workload_.history();
+  result_.leaders = checker_.leaders_elected();
+  for (const operation& op : result_.history) (op.completed ? result_.ops_completed : result_.ops_unknown)++;
+  std::ostringstream state;
+  for (const auto& [id, n] : nodes_) {
+    if (n->decommissioned) continue;
+    state << "node " << id << " applied " << n->applied() << ": " << encode_map(n->state());
+  }
+  result_.final_state = state.str();
+  return result_;
+}
+
+void sim_cluster::on_heal() {
+  phase_ = phase::healing;
+  heal_start_us_ = now_us_;
+  trace("healing: all faults off, every member up");
+  network_.heal_everything();
+  for (size_t c = 0; c < workload_.clients(); ++c)
+    if (workload_.client(c).busy) workload_.give_up(c);
+  for (raft::node_id id : members()) {
+    sim_node& n = *find(id);
+    if (!n.up()) start_node(n);
+    else if (n.paused) on_resume(n);
+  }
+  event check;
+  check.kind = event_kind::heal_check;
+  check.time_us = now_us_ + tick_base_us;
+  schedule(std::move(check));
+}
+
+void sim_cluster::on_heal_check() {
+  if (now_us_ - heal_start_us_ > params_.heal_ticks_max * tick_base_us) {
+    std::ostringstream out;
+    out << "no leader committed and spread a new entry within " << params_.heal_ticks_max
+        << " ticks of healing (probe " << (probe_applied_ ? "applied" : "not applied") << ");";
+    for (const auto& [id, n] : nodes_) {
+      if (n->decommissioned) continue;
+      out << " node " << id;
+      if (!n->up()) {
+        out << " down;";
+        continue;
+      }
+      out << " " << raft::to_string(n->core().current_role()) << " t" << n->core().term()
+          << " commit " << n->core().commit_index() << " last " << n->core().last_index()
+          << " applied " << n->applied() << ";";
+    }
+    checker_.report("liveness", out.str(), now_us_);
+    phase_ = phase::done;
+    return;
+  }
+  sim_node* l = leader();
+  if (!probe_applied_ && probe_) {
+    sim_node* holder = find(probe_->first);
+    if (holder == nullptr || !holder->up() || holder->core().term() != probe_->second.term)
+      probe_.reset();
+  }
+  if (!probe_applied_ && !probe_ && l != nullptr) {
+    command noop;
+    noop.type = command::kind::noop;
+    noop.request = next_request_++;
+    auto proposed = l->core().propose(encode_command(noop));
+    if (proposed.ok()) {
+      probe_ = {l->id(), *proposed};
+      trace("healing: probe proposed at node " + std::to_string(l->id()) + " as " +
+            std::to_string(proposed->index));
+    }
+    observe(*l);
+    drive(*l);
+    observe(*l);
+  }
+  if (probe_applied_ && l != nullptr) {
+    const raft::raft& core = l->core();
+    bool converged = core.commit_index() == core.last_index();
+    std::vector<raft::node_id> final_members = core.conf().voters;
+    for (raft::node_id id : core.conf().learners) final_members.push_back(id);
+    for (raft::node_id id : final_members) {
+      sim_node* n = find(id);
+      converged = converged && n != nullptr && n->up() && n->applied() == core.commit_index();
+    }
+    if (converged) {
+      trace("healing: converged at " + std::to_string(core.commit_index()));
+      result_.commit_index = core.commit_index();
+      check_convergence(final_members, core.commit_index());
+      final_checks();
+      phase_ = phase::done;
+      return;
+    }
+  }
+  event next;
+  next.kind = event_kind::heal_check;
+  next.time_us = now_us_ + tick_base_us;
+  schedule(std::move(next));
+}
+
+void sim_cluster::check_convergence(const std::vector<raft::node_id>& final_members,
+                                    raft::index_t commit) {
+  std::vector<const raft::raft*> cores;
+  for (raft::node_id id : final_members) cores.push_back(&find(id)->core());
+  checker_.check_log_matching(cores, now_us_);
+  const auto expected = checker_.replay(commit, now_us_);
+  if (!expected) return;
+  for (raft::node_id id : final_members) {
+    const sim_node& n = *find(id);
+    if (n.state() == *expected) continue;
+    checker_.report("convergence", "node " + std::to_string(id) + " holds '" +
+                                       encode_map(n.state()) + "' but the committed log gives '" +
+                                       encode_map(*expected) + "'",
+                    now_us_);
+    return;
+  }
+  check_acknowledged(commit);
+}
+
+void sim_cluster::check_acknowledged(raft::index_t commit) {
+  for (const auto& [op, id] : workload_.acknowledged()) {
+    const raft::entry* e = checker_.committed(id.index);
+    if (id.index <= commit && e != nullptr && e->term == id.term) continue;
+    std::ostringstream out;
+    out << "operation " << op << " (client " << workload_.op(op).client << ", value "
+        << workload_.op(op).value.value_or("") << ") was acknowledged as entry " << id.index
+        << "/t" << id.term << " but the final log "
+        << (e ? "has term " + std::to_string(e->term) + " there" : std::string{"lacks it"});
+    checker_.report("acknowledged_write_lost", out.str(), now_us_);
+    return;
+  }
+}
+
+void sim_cluster::final_checks() {
+  if (stopped()) return;
+  const linearizability_result lin = check_linearizable(workload_.history());
+  result_.linearizability_gave_up = lin.gave_up;
+  if (!lin.linearizable)
+    checker_.report("linearizability", "key " + lin.key + ": " + lin.explanation, now_us_);
+}
+
+std::string describe_history(const std::vector<operation>& history) {
+  std::ostringstream out;
+  for (const operation& op : history) {
+    static constexpr const char* kinds[] = {"write", "read", "cas"};
+    out << "client " << op.client << ' ' << kinds[static_cast<int>(op.type)] << ' ' << op.key;
+    if (op.expected) out << " expect " << *op.expected;
+    out << " value " << op.value.value_or("<absent>") << " ok " << op.ok << " ["
+        << op.invoke_time << ", ";
+    if (op.completed) out << op.complete_time << "]\n";
+    else out << "unknown]\n";
+  }
+  return out.str();
+}
+
+std::string sim_result::summary() const {
+  std::ostringstream out;
+  out << "seed " << seed << (ok() ? " ok" : " FAILED") << " events=" << events
+      << " commit=" << commit_index << " leaders=" << leaders << " crashes=" << crashes
+      << " ops=" << ops_completed << "+" << ops_unknown << "?"
+      << (linearizability_gave_up ? " linearizability=gave_up" : "");
+  for (const violation& v : violations)
+    out << "\n  violation " << v.property << " at " << v.time_us << "us: " << v.detail;
+  return out.str();
+}
+
+sim_result run_seed(const sim_options& options) {
+  sim_cluster cluster(options);
+  return cluster.run();
+}
+
+}  // namespace velocity::sim
