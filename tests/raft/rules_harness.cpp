@@ -387,10 +387,12 @@ config plain_config() {
 }
 
 bool elect(cluster& c, node_id id) {
-  for (size_t i = 0; i < election_ticks_max && c.core(id).current_role() == role::follower; ++i)
+  for (size_t i = 0; i < election_ticks_max; ++i) {
+    c.stabilize();
+    if (c.core(id).current_role() == role::leader) return true;
     c.tick(id);
-  c.stabilize();
-  return c.core(id).current_role() == role::leader;
+  }
+  return false;
 }
 
 std::vector<entry> log_of(const raft& core) {

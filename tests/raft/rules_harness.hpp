@@ -167,7 +167,8 @@ class cluster {
 // A config with pre-vote and check-quorum off, for suites testing the plain
 // rules of the paper (those features have their own suite).
 config plain_config();
-// Ticks `id` alone until it campaigns, then stabilizes; true if it leads.
+// Ticks `id` alone, stabilizing after each tick, until it leads (false
+// after election_ticks_max ticks).
 bool elect(cluster& c, node_id id);
 // The entries `core` holds, first_index() to last_index().
 std::vector<entry> log_of(const raft& core);

@@ -90,8 +90,10 @@ CAF_TEST(a far behind follower gets the snapshot in chunks and then the rest of 
   auto s = compact_past_follower(c);
   CAF_REQUIRE(s.lead != no_node);
   c.clear_sent();
-  c.tick(s.lead, c.base_config().heartbeat_ticks);
-  c.stabilize();
+  for (uint32_t i = 0; i < c.base_config().election_ticks && c.at(s.lagging).app.size() < 23; ++i) {
+    c.tick(s.lead);
+    c.stabilize();
+  }
   size_t chunks = 0;
   size_t done = 0;
   bool small = true;
