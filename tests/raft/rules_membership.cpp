@@ -194,3 +194,58 @@ CAF_TEST(a new leader proposes no membership change before committing an entry o
   CAF_REQUIRE_EQUAL(c.core(1).commit_index(), c.core(1).last_index());
   CAF_CHECK(c.core(1).propose_conf_change(change(conf_change::kind::add_learner, 4)).ok());
 }
+
+CAF_TEST(a promotion counts the new voter for the quorum from its append) {
+  cluster c{3};
+  node_id lead = with_learner(c);
+  CAF_REQUIRE(lead != no_node);
+  node_id other = lead == 1 ? 2 : 1;
+  c.isolate(4);
+  c.isolate(other);
+  // Old config {1,2,3}: the leader and one voter would be a quorum; the new
+  // config {1,2,3,4}, in effect once appended, needs 3.
+  auto id = c.core(lead).propose_conf_change(change(conf_change::kind::promote_learner, 4));
+  CAF_REQUIRE(id.ok());
+  c.stabilize();
+  CAF_CHECK_LESS(c.core(lead).commit_index(), id->index);
+  c.heal();
+  // Lost appends are resent after a few heartbeat rounds.
+  for (uint32_t i = 0; i < c.base_config().election_ticks; ++i) settle(c, lead);
+  CAF_CHECK_EQUAL(c.core(lead).commit_index(), c.core(lead).last_index());
+}
+
+CAF_TEST(a removal shrinks the quorum from its append) {
+  cluster c{4};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  std::vector<node_id> others;
+  for (node_id id : c.ids())
+    if (id != lead) others.push_back(id);
+  c.isolate(others[1]);
+  c.isolate(others[2]);
+  // Old config of 4 needs 3; the new one of 3 needs 2: the leader and others[0].
+  auto id = c.core(lead).propose_conf_change(change(conf_change::kind::remove_node, others[2]));
+  CAF_REQUIRE(id.ok());
+  c.stabilize();
+  CAF_CHECK_EQUAL(c.core(lead).commit_index(), id->index);
+  CAF_CHECK_EQUAL(c.core(lead).conf().voters.size(), 3u);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
+
+CAF_TEST(a removed node that missed its removal does not disrupt the cluster) {
+  cluster c{3};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  node_id removed = lead == 1 ? 2 : 1;
+  c.isolate(removed);
+  CAF_REQUIRE(c.core(lead).propose_conf_change(change(conf_change::kind::remove_node, removed)).ok());
+  settle(c, lead);
+  term_t term = c.core(lead).term();
+  c.heal();
+  for (int i = 0; i < 50; ++i) {
+    c.tick_all();
+    c.stabilize();
+  }
+  CAF_CHECK_EQUAL(c.leader(), lead);
+  CAF_CHECK_EQUAL(c.core(lead).term(), term);
+}

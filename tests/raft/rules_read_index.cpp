@@ -178,3 +178,38 @@ CAF_TEST(a follower read index gives not_leader with the leader hint) {
   CAF_CHECK(message.find(std::to_string(lead)) != std::string::npos);
   CAF_CHECK_EQUAL(c.core(f).leader_hint(), lead);
 }
+
+CAF_TEST(a read completes only on acks of a round that started after it) {
+  cluster c{3};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  CAF_REQUIRE(c.core(lead).read_index(1).ok());
+  c.process_all();
+  c.deliver_type(message_type::heartbeat);
+  c.process_all();
+  // Hold the acks of read 1's round; read 2 starts a new round, which is lost.
+  auto old_acks = c.take_messages(of_type(message_type::heartbeat_response));
+  CAF_REQUIRE(!old_acks.empty());
+  CAF_REQUIRE(c.core(lead).read_index(2).ok());
+  c.process_all();
+  c.drop([](const message&) { return true; });
+  for (const auto& m : old_acks) c.inject(m);
+  c.process_all();
+  c.drop([](const message&) { return true; });
+  CAF_CHECK(has_read(c.at(lead), 1));
+  CAF_CHECK(!has_read(c.at(lead), 2));
+  // A fresh round answers read 2.
+  c.tick(lead, c.base_config().heartbeat_ticks);
+  c.stabilize();
+  CAF_CHECK(has_read(c.at(lead), 2));
+}
+
+CAF_TEST(a single voter answers a read without a round trip) {
+  cluster c{1};
+  CAF_REQUIRE_EQUAL(c.tick_until_leader(), 1u);
+  CAF_REQUIRE(c.core(1).read_index(3).ok());
+  c.process_all();
+  auto read = find_read(c.at(1), 3);
+  CAF_REQUIRE(read.has_value());
+  CAF_CHECK_EQUAL(read->index, c.core(1).commit_index());
+}

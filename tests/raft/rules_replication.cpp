@@ -241,3 +241,63 @@ CAF_TEST(append messages respect append_bytes_max) {
   CAF_CHECK_EQUAL(c.core(2).last_index(), 21u);
   CAF_CHECK_EQUAL(c.violations_text(), "");
 }
+
+CAF_TEST(a follower commits at most up to the last entry the append verified) {
+  // Figure 2, AppendEntries rule 5: commitIndex = min(leaderCommit, index of
+  // last new entry). The follower's entries after index 2 are unverified.
+  std::vector<durable_state> states(3, state_with_log({1, 2, 3}, {1, 1, 2, 2, 2}, {2, 0, 0}));
+  cluster c{states, plain_config()};
+  message m = append_to(1, 2, 3, 2, 1, {});
+  m.commit = 5;
+  c.inject(m);
+  c.process_all();
+  CAF_CHECK_EQUAL(c.core(2).commit_index(), 2u);
+  CAF_CHECK_EQUAL(c.at(2).applied_index, 2u);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
+
+CAF_TEST(heartbeats never commit a follower entry the leader has not matched) {
+  // 2 holds a longer log of an older term; the leader commits its own index 5
+  // with 3 while appends to 2 are lost, then heartbeats reach 2.
+  std::vector<durable_state> states{state_with_log({1, 2, 3}, {1, 1, 3, 3, 3}, {3, 0, 0}),
+                                    state_with_log({1, 2, 3}, {1, 1, 2, 2, 2, 2, 2}, {3, 0, 0}),
+                                    state_with_log({1, 2, 3}, {1, 1, 3, 3, 3}, {3, 0, 0})};
+  cluster c{states, plain_config()};
+  for (int i = 0; i < 100 && c.core(1).current_role() == role::follower; ++i) c.tick(1);
+  c.stabilize_only([](const message& m) { return !(m.type == message_type::append && m.to == 2); });
+  CAF_REQUIRE(c.core(1).current_role() == role::leader);
+  CAF_REQUIRE_EQUAL(c.core(1).commit_index(), 6u);
+  for (int i = 0; i < 3; ++i) {
+    c.tick(1, c.base_config().heartbeat_ticks);
+    c.stabilize_only(
+        [](const message& m) { return !(m.type == message_type::append && m.to == 2); });
+  }
+  bool stale_applied = false;
+  for (const auto& e : c.at(2).applied) stale_applied = stale_applied || e.term == 2;
+  CAF_CHECK(!stale_applied);
+  CAF_CHECK_LESS_OR_EQUAL(c.core(2).commit_index(), 2u);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
+
+CAF_TEST(a follower that lost more appends than the inflight window catches up after healing) {
+  config cfg = plain_config();
+  cfg.inflight_messages_max = 4;
+  cluster c{3, cfg};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  node_id f = lead == 1 ? 2 : 1;
+  c.isolate(f);
+  for (int i = 0; i < 30; ++i) {
+    CAF_REQUIRE(c.propose(lead, "lost" + std::to_string(i)).index != 0);
+    c.stabilize();
+  }
+  c.heal();
+  for (uint32_t i = 0; i < cfg.election_ticks && c.core(f).last_index() < c.core(lead).last_index();
+       ++i) {
+    c.tick(lead);
+    c.stabilize();
+  }
+  CAF_CHECK_EQUAL(c.core(f).last_index(), c.core(lead).last_index());
+  CAF_CHECK_EQUAL(c.at(f).app.size(), 30u);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
