@@ -241,9 +241,12 @@ void cluster::apply(node_id id, const ready& rd) {
 
 void cluster::check_ready(node_id id, const ready& rd) {
   const durable_state& disk = at(id).disk;
-  for (const auto& m : rd.messages)
-    if (!allowed_before_persist(m.type))
-      add_violation(id, "before persist: " + describe(m));
+  for (const auto& m : rd.messages) {
+    if (!allowed_before_persist(m.type)) add_violation(id, "before persist: " + describe(m));
+    // types.hpp: a heartbeat's commit never exceeds the follower's known match.
+    if (m.type == message_type::heartbeat && m.commit > core(id).match_of(m.to).value_or(0))
+      add_violation(id, "heartbeat commit beyond match: " + describe(m));
+  }
   for (size_t i = 1; i < rd.entries.size(); ++i)
     if (rd.entries[i].index != rd.entries[i - 1].index + 1)
       add_violation(id, "ready entries not contiguous at " + std::to_string(rd.entries[i].index));

@@ -8,7 +8,9 @@
 // records each breach in violations(): a response or vote request in
 // `messages` (must wait for persistence), a changed term/vote/log without
 // must_sync, a committed entry that was not durable before its ready, applied
-// entries out of order or twice. Tests assert violations() is empty.
+// entries out of order or twice, a heartbeat whose commit exceeds the
+// follower's match, a ready that truncates a committed entry. Tests assert
+// violations() is empty.
 //
 // Determinism: no clocks and no randomness besides config.random_seed (fixed
 // per node: base seed * 1000 + id); every container iterated is ordered.

@@ -147,3 +147,28 @@ CAF_TEST(must_sync covers every change of term vote or log in a run with crashes
   CAF_CHECK_GREATER(committed.size(), 10u);
   CAF_CHECK_EQUAL(c.violations_text(), "");
 }
+
+CAF_TEST(a leader that crashes before persisting its own entry loses nothing committed) {
+  cluster c{3};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  auto id = c.propose(lead, "x");
+  CAF_REQUIRE(id.index != 0);
+  ready rd = c.take(lead);
+  c.send(rd.messages);  // replicated in parallel with the leader's own write...
+  c.deliver_all();
+  c.process_all();
+  c.deliver_all();      // ...and acknowledged by both followers
+  c.restart(lead, crash_mode::keep_synced);  // the leader's write never happened
+  CAF_CHECK_LESS(c.core(lead).last_index(), id.index);
+  node_id next = c.tick_until_leader();
+  CAF_REQUIRE(next != no_node);
+  CAF_CHECK(next != lead);
+  c.tick_all(c.base_config().heartbeat_ticks);
+  c.stabilize();
+  for (node_id n : c.ids()) {
+    CAF_CHECK(c.core(n).entry_at(id.index).has_value());
+    CAF_CHECK_EQUAL(c.at(n).app, std::vector<std::string>{"x"});
+  }
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}

@@ -213,3 +213,25 @@ CAF_TEST(a single voter answers a read without a round trip) {
   CAF_REQUIRE(read.has_value());
   CAF_CHECK_EQUAL(read->index, c.core(1).commit_index());
 }
+
+CAF_TEST(a leader that starts a transfer stops serving lease reads) {
+  // timeout_now lets the target win at once (force skips stickiness), so the
+  // old leader's lease no longer excludes a new leader (thesis 6.4.1).
+  cluster c{3, lease_config()};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  c.tick(lead, c.base_config().heartbeat_ticks);
+  c.stabilize();
+  CAF_REQUIRE(c.core(lead).lease_valid());
+  node_id target = lead == 1 ? 2 : 1;
+  CAF_REQUIRE(c.core(lead).transfer_leadership(target).ok());
+  c.process_all();
+  CAF_CHECK(!c.core(lead).lease_valid());
+  auto status = c.core(lead).read_index(8, read_mode::lease);
+  c.process_all();
+  CAF_CHECK(!has_read(c.at(lead), 8));
+  (void) status;
+  c.stabilize();
+  CAF_CHECK_EQUAL(c.leader(), target);
+  CAF_CHECK(!has_read(c.at(lead), 8));
+}

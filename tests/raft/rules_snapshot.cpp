@@ -173,3 +173,51 @@ CAF_TEST(a stale snapshot is ignored) {
   CAF_CHECK_EQUAL(c.at(f).app, app);
   CAF_CHECK_EQUAL(c.violations_text(), "");
 }
+
+CAF_TEST(a follower restarted after installing a snapshot keeps the leader state) {
+  cluster c{3, chunked_config()};
+  auto s = compact_past_follower(c);
+  CAF_REQUIRE(s.lead != no_node);
+  for (uint32_t i = 0; i < c.base_config().election_ticks && c.at(s.lagging).app.size() < 23; ++i) {
+    c.tick(s.lead);
+    c.stabilize();
+  }
+  CAF_REQUIRE_EQUAL(c.at(s.lagging).app, c.at(s.lead).app);
+  c.restart(s.lagging, crash_mode::keep_synced);
+  CAF_CHECK_EQUAL(c.core(s.lagging).snapshot_info().index, s.snap_index);
+  c.tick(s.lead, c.base_config().heartbeat_ticks);
+  c.stabilize();
+  CAF_CHECK_EQUAL(c.at(s.lagging).app, c.at(s.lead).app);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
+
+CAF_TEST(a snapshot carries the membership to a learner that joins through it) {
+  cluster c{3, chunked_config()};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  c.add_node(4);
+  c.isolate(4);
+  conf_change add{conf_change::kind::add_learner, 4};
+  CAF_REQUIRE(c.core(lead).propose_conf_change(add).ok());
+  for (int i = 0; i < 5; ++i) CAF_REQUIRE(c.propose(lead, "v" + std::to_string(i)).index != 0);
+  c.stabilize();
+  CAF_REQUIRE(c.compact(lead).ok());
+  c.stabilize();
+  CAF_REQUIRE(c.core(lead).snapshot_info().conf.is_learner(4));
+  c.heal();
+  for (uint32_t i = 0; i < c.base_config().election_ticks && c.at(4).app.size() < 5; ++i) {
+    c.tick(lead);
+    c.stabilize();
+  }
+  CAF_CHECK(c.core(4).conf() == c.core(lead).conf());
+  CAF_CHECK(c.at(4).disk.snap.meta.conf.is_learner(4));
+  CAF_CHECK_EQUAL(c.at(4).app, c.at(lead).app);
+  // Promoted, it can lead.
+  conf_change promote{conf_change::kind::promote_learner, 4};
+  CAF_REQUIRE(c.core(lead).propose_conf_change(promote).ok());
+  c.stabilize();
+  CAF_REQUIRE(c.core(lead).transfer_leadership(4).ok());
+  c.stabilize();
+  CAF_CHECK_EQUAL(c.leader(), 4u);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}

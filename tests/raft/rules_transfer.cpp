@@ -102,3 +102,14 @@ CAF_TEST(a transfer to self or a non voter is invalid and a follower cannot tran
   CAF_CHECK(c.core(f).transfer_leadership(lead).code() == error_code::not_leader);
   CAF_CHECK(c.core(lead).propose("still fine").ok());
 }
+
+CAF_TEST(a transfer to a learner is invalid) {
+  cluster c{3};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  c.add_node(4);
+  conf_change add{conf_change::kind::add_learner, 4};
+  CAF_REQUIRE(c.core(lead).propose_conf_change(add).ok());
+  c.stabilize();
+  CAF_CHECK(c.core(lead).transfer_leadership(4).code() == error_code::invalid_argument);
+}
