@@ -67,12 +67,26 @@ int main(int argc, char** argv) {
     return run_one(options, verbose) ? 0 : 1;
   }
   std::vector<uint64_t> failed;
+  std::vector<uint64_t> failed_without_bug;
   for (uint64_t s = first_seed; s < first_seed + seeds; ++s) {
     options.seed = s;
-    if (!run_one(options, false)) failed.push_back(s);
+    if (run_one(options, false)) continue;
+    failed.push_back(s);
+    // With an injected bug, a seed that fails without it too shows some other
+    // bug: say so, so the bug's own detection rate can be read off.
+    if (options.bug != injected_bug::none) {
+      velocity::sim::sim_options plain = options;
+      plain.bug = injected_bug::none;
+      if (!velocity::sim::run_seed(plain).ok()) failed_without_bug.push_back(s);
+    }
   }
   std::cout << seeds << " seeds from " << first_seed << ": " << failed.size() << " failed";
   for (uint64_t s : failed) std::cout << ' ' << s;
   std::cout << '\n';
+  if (options.bug != injected_bug::none) {
+    std::cout << failed_without_bug.size() << " of them fail without the bug too";
+    for (uint64_t s : failed_without_bug) std::cout << ' ' << s;
+    std::cout << '\n';
+  }
   return failed.empty() ? 0 : 1;
 }

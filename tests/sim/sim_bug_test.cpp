@@ -1,7 +1,9 @@
 // Suite sim_bugs: the simulator's self-test. For each bug the core can inject
 // (raft::injected_bug), consecutive seeds must find a violation within a
 // bounded number of seeds; the test prints which seed and which property.
-// A simulator that cannot see these bugs would pass any core.
+// A simulator that cannot see these bugs would pass any core. A seed that
+// also fails without the injected bug shows some other bug (sim_seeds reports
+// those), so it does not count as finding this one.
 #define CAF_SUITE sim_bugs
 #include "caf/test/unit_test.hpp"
 
@@ -30,8 +32,10 @@ hunt_result hunt(raft::injected_bug bug) {
     options.seed = seed;
     options.bug = bug;
     const sim_result result = run_seed(options);
-    if (!result.ok())
-      return {true, seed, result.violations.front().property, result.violations.front().detail};
+    if (result.ok()) continue;
+    options.bug = raft::injected_bug::none;
+    if (!run_seed(options).ok()) continue;
+    return {true, seed, result.violations.front().property, result.violations.front().detail};
   }
   return {};
 }

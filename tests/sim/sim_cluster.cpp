@@ -73,6 +73,11 @@ void sim_cluster::dispatch(event& e) {
     case event_kind::nemesis:
       on_nemesis();
       return;
+    case event_kind::crash:
+      if (sim_node* n = find(e.node);
+          n && n->up() && n->incarnation() == e.incarnation && phase_ == phase::chaos)
+        crash_node(*n, true);
+      return;
     case event_kind::restart:
       if (sim_node* n = find(e.node); n && !n->up() && !n->decommissioned) start_node(*n);
       return;
@@ -229,7 +234,7 @@ void sim_cluster::crash_node(sim_node& n, bool restart_later) {
   event restart;
   restart.kind = event_kind::restart;
   restart.node = n.id();
-  restart.time_us = now_us_ + rng_.uniform(20'000, 1'000'000);
+  restart.time_us = now_us_ + rng_.uniform(10'000, params_.restart_delay_us_max);
   schedule(std::move(restart));
 }
 
@@ -255,6 +260,15 @@ void sim_cluster::observe(sim_node& n) {
         << core.term() << " (commit " << core.commit_index() << ", last " << core.last_index()
         << ")";
     trace(out.str());
+  }
+  if (core.current_role() == raft::role::leader && n.role_seen != raft::role::leader &&
+      phase_ == phase::chaos && rng_.chance_percent(params_.new_leader_crash_percent)) {
+    event crash;
+    crash.kind = event_kind::crash;
+    crash.node = n.id();
+    crash.incarnation = n.incarnation();
+    crash.time_us = now_us_ + rng_.uniform(0, 6 * params_.delay_us_max);
+    schedule(std::move(crash));
   }
   n.role_seen = core.current_role();
   n.term_seen = core.term();

@@ -69,7 +69,7 @@ class sim_cluster {
  private:
   enum class event_kind : uint8_t {
     tick, deliver, persist_done, client_request, client_wake, op_deadline,
-    nemesis, restart, resume, decommission, heal, heal_check,
+    nemesis, crash, restart, resume, decommission, heal, heal_check,
   };
   struct event {
     int64_t time_us = 0;

@@ -39,7 +39,9 @@ void draw_raft(sim_rng& rng, sim_params& p) {
     p.lease_ticks = static_cast<uint32_t>(rng.uniform(2, p.election_ticks / 2));
   p.skew_percent_max = rng.uniform(0, skew_allowed_percent(p.election_ticks, p.lease_ticks));
   p.inflight_messages_max = static_cast<size_t>(rng.uniform(1, 16));
-  p.append_bytes_max = static_cast<size_t>(rng.uniform(64, 2048));
+  // One entry per append message a third of the time (the core sends at
+  // least one), so a new leader's old-term entries and its no-op travel apart.
+  p.append_bytes_max = rng.chance_percent(33) ? 1 : static_cast<size_t>(rng.uniform(64, 2048));
   p.snapshot_chunk_bytes = static_cast<size_t>(rng.uniform(64, 512));
   p.compact_every_entries = static_cast<uint64_t>(rng.uniform(4, 40));
 }
@@ -52,11 +54,33 @@ void draw_faults(sim_rng& rng, sim_params& p) {
   p.fsync_delay_us_max = rng.chance_percent(70) ? rng.uniform(100, 20'000) : 0;
   p.partitions = rng.chance_percent(60);
   p.crashes = rng.chance_percent(60);
+  p.new_leader_crash_percent = p.crashes && rng.chance_percent(50) ? rng.uniform(10, 60) : 0;
   p.pauses = rng.chance_percent(40);
   p.clogs = rng.chance_percent(40);
   p.membership_changes = p.nodes >= 3 && rng.chance_percent(40);
   p.transfers = p.nodes >= 2 && rng.chance_percent(40);
   p.nemesis_interval_us = rng.uniform(50'000, 600'000);
+  p.restart_delay_us_max = rng.uniform(50'000, 1'000'000);
+}
+
+// A crash storm: few nodes, leaders crashed soon after election, quick
+// restarts, one entry per append. This is the shape of the figure-8 history
+// (paper 5.4.2): old-term entries reach a majority while the new leader's
+// no-op does not, then the leader dies.
+void draw_crash_storm(sim_rng& rng, sim_params& p) {
+  p.nodes = rng.chance_percent(75) ? 3 : 5;
+  p.crashes = true;
+  p.new_leader_crash_percent = rng.uniform(50, 90);
+  p.partitions = rng.chance_percent(50);
+  p.pauses = false;
+  p.clogs = false;
+  p.membership_changes = false;
+  p.transfers = false;
+  p.nemesis_interval_us = rng.uniform(20'000, 150'000);
+  p.restart_delay_us_max = rng.uniform(20'000, 300'000);
+  if (rng.chance_percent(70)) p.append_bytes_max = 1;
+  p.chaos_us = rng.uniform(15'000'000, 30'000'000);
+  p.loss_percent = rng.uniform(5, 30);
 }
 
 }  // namespace
@@ -66,9 +90,11 @@ sim_params draw_params(sim_rng& rng) {
   p.nodes = draw_nodes(rng);
   draw_raft(rng, p);
   draw_faults(rng, p);
+  p.chaos_us = rng.uniform(3'000'000, 10'000'000);
+  p.crash_storm = rng.chance_percent(35);
+  if (p.crash_storm) draw_crash_storm(rng, p);
   p.clients = static_cast<size_t>(rng.uniform(1, 5));
   p.keys = static_cast<size_t>(rng.uniform(1, 4));
-  p.chaos_us = rng.uniform(1'500'000, 4'000'000);
   p.heal_ticks_max = 100 * static_cast<int64_t>(p.election_ticks);
   return p;
 }
@@ -85,7 +111,9 @@ std::string describe(const sim_params& p) {
       << p.delay_us_max << " fsync_us<=" << p.fsync_delay_us_max
       << " faults=" << (p.partitions ? "P" : "-") << (p.crashes ? "C" : "-")
       << (p.pauses ? "S" : "-") << (p.clogs ? "L" : "-") << (p.membership_changes ? "M" : "-")
-      << (p.transfers ? "T" : "-") << " nemesis_us=" << p.nemesis_interval_us
+      << (p.transfers ? "T" : "-") << " new_leader_crash%=" << p.new_leader_crash_percent
+      << (p.crash_storm ? " crash_storm" : "") << " restart_us<=" << p.restart_delay_us_max
+      << " nemesis_us=" << p.nemesis_interval_us
       << " clients=" << p.clients << " keys=" << p.keys << " chaos_us=" << p.chaos_us;
   return out.str();
 }

@@ -57,11 +57,16 @@ struct sim_params {
   // Fault mix: which nemesis actions this seed uses, and how often one fires.
   bool partitions = false;
   bool crashes = false;
+  // With crashes: the chance that a node is crashed shortly after it becomes
+  // leader (before its first entries spread), where commit rules are tested.
+  int64_t new_leader_crash_percent = 0;
   bool pauses = false;
   bool clogs = false;
   bool membership_changes = false;
   bool transfers = false;
   int64_t nemesis_interval_us = 500'000;
+  int64_t restart_delay_us_max = 1'000'000;  // a crashed node restarts within this
+  bool crash_storm = false;                  // the profile draw_crash_storm made
 
   // Workload and phases.
   size_t clients = 3;
