@@ -60,6 +60,7 @@ class raft::impl {
   void send_append(node_id to, progress& pr, bool allow_empty);
   void broadcast_append(bool allow_empty);
   void handle_append(const message& m);
+  void maybe_adopt_initial_conf(const message& m);
   void handle_append_response(const message& m);
   index_t retry_next_for(const message& m) const;
   bool maybe_commit();

@@ -88,6 +88,15 @@ void raft_log::install(snapshot snap) {
   unstable_from_ = snap_.meta.index + 1;
 }
 
+void raft_log::adopt_initial_conf(membership conf) {
+  VELOCITY_CHECK_EQ(snap_.meta.index, 0u);
+  VELOCITY_CHECK(snap_.meta.conf.empty());
+  snap_.meta.conf = std::move(conf);
+  // Conf entries already in the log were applied to the empty membership.
+  confs_.clear();
+  for (const auto& e : entries_) record_conf(e);
+}
+
 const membership& raft_log::conf() const {
   return confs_.empty() ? snap_.meta.conf : confs_.rbegin()->second;
 }

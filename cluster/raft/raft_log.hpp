@@ -56,6 +56,10 @@ class raft_log {
   // A snapshot from the leader replaces the whole log.
   void install(snapshot snap);
   const snapshot& snap() const { return snap_; }
+  // A node that joined with an empty membership learns the cluster's initial
+  // membership (the index-0 snapshot's) from the leader's first append.
+  // REQUIRES: snapshot_index() == 0 and snap().meta.conf.empty().
+  void adopt_initial_conf(membership conf);
 
   const membership& conf() const;
   // Index of the entry that set conf() (the snapshot index if none in the log).

@@ -79,6 +79,9 @@ void raft::impl::send_append(node_id to, progress& pr, bool allow_empty) {
     m.log_term = *prev_term;
     m.commit = commit_;
     m.entries = std::move(entries);
+    // A node that joined later lacks the initial membership, which is not in
+    // any entry: the first append carries it (see handle_append).
+    if (prev == 0 && log_.snapshot_index() == 0) m.snap_meta = log_.snap().meta;
     index_t last_sent = prev + m.entries.size();
     size_t bytes = message_bytes(m);
     bool empty = m.entries.empty();
@@ -119,6 +122,7 @@ void raft::impl::handle_append(const message& m) {
     if (i > 0 && m.entries[i].term < m.entries[i - 1].term) return;
   }
   if (m.log_term > m.term) return;
+  maybe_adopt_initial_conf(m);
   index_t prev = m.index;
   term_t prev_term = m.log_term;
   size_t start = 0;
@@ -159,6 +163,22 @@ void raft::impl::handle_append(const message& m) {
   index_t last_new = m.index + m.entries.size();
   commit_to(std::min(m.commit, last_new));
   reply_append(m, false, last_new, 0);
+}
+
+void raft::impl::maybe_adopt_initial_conf(const message& m) {
+  if (m.index != 0 || m.snap_meta.index != 0 || m.snap_meta.conf.voters.empty()) return;
+  if (log_.snapshot_index() != 0 || !log_.snap().meta.conf.empty()) return;
+  const membership& conf = m.snap_meta.conf;
+  auto valid = [](const std::vector<node_id>& ids) {
+    return std::is_sorted(ids.begin(), ids.end()) &&
+           std::adjacent_find(ids.begin(), ids.end()) == ids.end() &&
+           std::find(ids.begin(), ids.end(), no_node) == ids.end();
+  };
+  if (!valid(conf.voters) || !valid(conf.learners)) return;
+  for (node_id l : conf.learners)
+    if (conf.is_voter(l)) return;
+  log_.adopt_initial_conf(conf);
+  snap_pending_ = true;  // persist the membership with the (empty) snapshot
 }
 
 void raft::impl::commit_to(index_t index) {

@@ -4,9 +4,10 @@
 //
 // Thread safety: none (one owner).
 // Invariants: a follower installs only a complete snapshot (every byte, the
-// announced total) of the meta it started assembling, and only one newer than
-// its commit index, so installing never discards a committed entry it does
-// not replace with the snapshot itself.
+// announced total) of the meta it started assembling, only one newer than its
+// commit index, and only when its log does not hold the snapshot's last entry
+// (then it commits up to it instead), so installing never discards a
+// committed entry, nor one it acknowledged to this leader.
 #include <algorithm>
 
 #include "cluster/raft/raft_impl.hpp"
@@ -76,6 +77,15 @@ void raft::impl::handle_snapshot_chunk(const message& m) {
   if (meta.index <= commit_) {
     // Not newer than what we know is committed: nothing to install, but the
     // leader learns it can continue with appends after it.
+    reply_snapshot(m, false, m.snap_total_bytes, true);
+    return;
+  }
+  if (log_.term_at(meta.index) == meta.term) {
+    // Our log already holds the snapshot's last entry, so it matches the
+    // leader up to there: commit instead of installing, keeping the entries
+    // after it (we may have acknowledged them, and match must not regress).
+    commit_to(meta.index);
+    incoming_active_ = false;
     reply_snapshot(m, false, m.snap_total_bytes, true);
     return;
   }

@@ -140,7 +140,10 @@ std::string_view to_string(message_type t);
 //   pre_vote / vote      : term = proposed term, index/log_term = candidate's last entry,
 //                          force = leadership transfer (ignore leader stickiness)
 //   *vote_response       : term, reject
-//   append               : index/log_term = entry preceding `entries`, entries, commit
+//   append               : index/log_term = entry preceding `entries`, entries, commit;
+//                          when index == 0 and the leader's snapshot index is 0, also
+//                          snap_meta = that snapshot's meta (the initial membership, which
+//                          a node that joined later cannot learn from any entry)
 //   append_response      : accept: index = last index now matching the leader;
 //                          reject: index = the rejected prev index, reject_hint = a
 //                          follower index to retry from, log_term = term at reject_hint
