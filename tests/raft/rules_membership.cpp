@@ -50,6 +50,7 @@ CAF_TEST(a learner receives the log) {
   settle(c, lead);
   CAF_CHECK(c.core(lead).conf().is_learner(4));
   CAF_CHECK(c.core(4).conf().is_learner(4));
+  CAF_CHECK(c.core(4).conf() == c.core(lead).conf());  // the initial voters too
   CAF_CHECK(log_of(c.core(4)) == log_of(c.core(lead)));
   CAF_CHECK_EQUAL(c.at(4).app, c.at(lead).app);
   CAF_CHECK_EQUAL(c.violations_text(), "");
@@ -248,4 +249,16 @@ CAF_TEST(a removed node that missed its removal does not disrupt the cluster) {
   }
   CAF_CHECK_EQUAL(c.leader(), lead);
   CAF_CHECK_EQUAL(c.core(lead).term(), term);
+}
+
+CAF_TEST(a new node with an empty membership never elects itself) {
+  cluster c{3};
+  c.add_node(4);
+  for (int i = 0; i < 100; ++i) {
+    c.tick(4);
+    c.stabilize();
+  }
+  CAF_CHECK(c.core(4).current_role() == role::follower);
+  CAF_CHECK_EQUAL(c.core(4).term(), 0u);
+  CAF_CHECK_EQUAL(c.count_sent(from_node(4)), 0u);
 }

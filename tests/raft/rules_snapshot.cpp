@@ -221,3 +221,34 @@ CAF_TEST(a snapshot carries the membership to a learner that joins through it) {
   CAF_CHECK_EQUAL(c.leader(), 4u);
   CAF_CHECK_EQUAL(c.violations_text(), "");
 }
+
+CAF_TEST(a snapshot of entries the follower already holds keeps the log after it) {
+  // 2 holds 25 entries but knows no commit; a snapshot at 21 covers a prefix
+  // of its log: it commits that prefix instead of replacing the log.
+  std::vector<term_t> terms(25, 1);
+  std::vector<durable_state> states(3, state_with_log({1, 2, 3}, terms, {1, 0, 0}));
+  cluster c{states, plain_config()};
+  std::vector<std::string> app;
+  for (const auto& e : make_log(terms))
+    if (e.index <= 21) app.push_back(e.data);
+  message m;
+  m.type = message_type::snapshot_chunk;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  m.snap_meta.index = 21;
+  m.snap_meta.term = 1;
+  m.snap_meta.conf = c.core(1).conf();
+  m.snap_data = encode_app(app);
+  m.snap_total_bytes = m.snap_data.size();
+  m.snap_done = true;
+  c.inject(m);
+  c.process_all();
+  CAF_CHECK_EQUAL(c.core(2).last_index(), 25u);
+  CAF_CHECK_GREATER_OR_EQUAL(c.core(2).commit_index(), 21u);
+  CAF_CHECK_EQUAL(c.at(2).app, app);
+  auto ack = last_sent(c, message_type::snapshot_response, 2);
+  CAF_REQUIRE(ack.has_value());
+  CAF_CHECK(!ack->reject);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
