@@ -17,7 +17,7 @@ using namespace velocity::sim;
 namespace {
 
 // How many seeds a bug may take to show up before the test fails.
-constexpr uint64_t seeds_max = 300;
+constexpr uint64_t seeds_max = 500;
 
 struct hunt_result {
   bool found = false;

@@ -79,8 +79,11 @@ void draw_crash_storm(sim_rng& rng, sim_params& p) {
   p.nemesis_interval_us = rng.uniform(20'000, 150'000);
   p.restart_delay_us_max = rng.uniform(20'000, 300'000);
   if (rng.chance_percent(70)) p.append_bytes_max = 1;
-  p.chaos_us = rng.uniform(15'000'000, 30'000'000);
+  p.chaos_us = rng.uniform(30'000'000, 60'000'000);
   p.loss_percent = rng.uniform(5, 30);
+  // A slow disk widens the window in which an acknowledged but unsynced
+  // append can be lost by a crash.
+  p.fsync_delay_us_max = rng.uniform(1'000, 20'000);
 }
 
 }  // namespace
@@ -93,7 +96,7 @@ sim_params draw_params(sim_rng& rng) {
   p.chaos_us = rng.uniform(3'000'000, 10'000'000);
   p.crash_storm = rng.chance_percent(35);
   if (p.crash_storm) draw_crash_storm(rng, p);
-  p.clients = static_cast<size_t>(rng.uniform(1, 5));
+  p.clients = static_cast<size_t>(rng.uniform(1, 8));
   p.keys = static_cast<size_t>(rng.uniform(1, 4));
   p.heal_ticks_max = 100 * static_cast<int64_t>(p.election_ticks);
   return p;

@@ -71,8 +71,9 @@ void sim_cluster::finish_ready(sim_node& n, raft::ready& rd) {
     n.reads.erase(it);
     const client_state& c = workload_.client(read.client);
     if (!c.busy || c.op_seq != read.op_seq) continue;
-    const raft::node_id hint = n.core().leader_hint();
-    retry(read.client, hint != raft::no_node ? hint : n.id());
+    trace("client " + std::to_string(read.client) + " gives up (read dropped)");
+    workload_.give_up(read.client);
+    finish_op(read.client);
   }
   n.core().advance();
   maybe_compact(n);
