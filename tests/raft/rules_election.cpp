@@ -280,3 +280,49 @@ CAF_TEST(a leader sends a heartbeat every heartbeat_ticks) {
   CAF_CHECK_EQUAL(heartbeats_to_other(), 3u);
   c.drop([](const message&) { return true; });
 }
+
+CAF_TEST(a retransmitted vote request from the granted candidate is granted again) {
+  cluster c{3, plain_config()};
+  c.inject(vote_request(1, 3, 5, 0, 0));
+  c.process_ready(3);
+  c.clear_sent();
+  c.inject(vote_request(1, 3, 5, 0, 0));
+  c.process_all();
+  auto again = vote_response(c, 3, 1);
+  CAF_REQUIRE(again.has_value());
+  CAF_CHECK(!again->reject);
+  CAF_CHECK_EQUAL(c.violations_text(), "");
+}
+
+CAF_TEST(granting a vote restarts the election timer) {
+  // Same seed, same timeouts: cluster a measures node 3's timeout, cluster b
+  // grants a vote one tick before it and must then wait a full timeout.
+  cluster a{3, plain_config()};
+  size_t timeout = ticks_until_campaign(a, 3, 100);
+  CAF_REQUIRE_GREATER(timeout, 1u);
+  cluster b{3, plain_config()};
+  b.tick(3, timeout - 1);
+  b.inject(vote_request(1, 3, 5, 0, 0));
+  b.process_all();
+  CAF_REQUIRE_EQUAL(b.core(3).hard().vote, 1u);
+  size_t waited = ticks_until_campaign(b, 3, 100);
+  CAF_CHECK_GREATER_OR_EQUAL(waited, b.base_config().election_ticks);
+}
+
+CAF_TEST(an append from the leader restarts the election timer) {
+  cluster a{3, plain_config()};
+  size_t timeout = ticks_until_campaign(a, 3, 100);
+  CAF_REQUIRE_GREATER(timeout, 1u);
+  cluster b{3, plain_config()};
+  b.tick(3, timeout - 1);
+  message m;
+  m.type = message_type::append;
+  m.from = 1;
+  m.to = 3;
+  m.term = 1;
+  b.inject(m);
+  b.process_all();
+  CAF_REQUIRE_EQUAL(b.core(3).leader_hint(), 1u);
+  size_t waited = ticks_until_campaign(b, 3, 100);
+  CAF_CHECK_GREATER_OR_EQUAL(waited, b.base_config().election_ticks);
+}

@@ -158,3 +158,21 @@ CAF_TEST(a stale leader steps down when it hears a higher term response) {
   CAF_CHECK_EQUAL(c.core(old).term(), c.core(third).term());
   CAF_CHECK_EQUAL(c.violations_text(), "");
 }
+
+CAF_TEST(a leader whose only live peer is a learner steps down) {
+  cluster c{3};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  c.add_node(4);
+  conf_change add{conf_change::kind::add_learner, 4};
+  CAF_REQUIRE(c.core(lead).propose_conf_change(add).ok());
+  c.stabilize();
+  for (node_id id : {1, 2, 3})
+    if (id != lead) c.isolate(id);
+  for (uint32_t i = 0; i < 2 * c.base_config().election_ticks; ++i) {
+    c.tick(lead);
+    c.tick(4);
+    c.stabilize();
+  }
+  CAF_CHECK(c.core(lead).current_role() != role::leader);
+}

@@ -235,3 +235,28 @@ CAF_TEST(a leader that starts a transfer stops serving lease reads) {
   CAF_CHECK_EQUAL(c.leader(), target);
   CAF_CHECK(!has_read(c.at(lead), 8));
 }
+
+CAF_TEST(acks of a learner neither confirm a read nor grant a lease) {
+  cluster c{3, lease_config()};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  c.add_node(4);
+  conf_change add{conf_change::kind::add_learner, 4};
+  CAF_REQUIRE(c.core(lead).propose_conf_change(add).ok());
+  c.stabilize();
+  c.tick(lead, c.base_config().heartbeat_ticks);
+  c.stabilize();
+  for (node_id id : {1, 2, 3})
+    if (id != lead) c.isolate(id);
+  for (uint32_t i = 0; i < c.base_config().lease_ticks; ++i) {
+    c.tick(lead);
+    c.stabilize();
+  }
+  CAF_CHECK(!c.core(lead).lease_valid());
+  CAF_REQUIRE(c.core(lead).read_index(6).ok());
+  for (int i = 0; i < 3; ++i) {
+    c.tick(lead);
+    c.stabilize();
+  }
+  CAF_CHECK(!has_read(c.at(lead), 6));
+}
