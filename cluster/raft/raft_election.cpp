@@ -108,11 +108,11 @@ bool raft::impl::step_term(const message& m) {
     return true;
   }
   if (m.term < term_) {
-    if ((m.type == message_type::append || m.type == message_type::heartbeat) &&
-        (cfg_.check_quorum || cfg_.pre_vote)) {
+    if (m.type == message_type::append || m.type == message_type::heartbeat) {
       // A stale leader (e.g. behind a partition that kept its term lower)
-      // learns our term and steps down; otherwise, with pre-vote, it could
-      // keep disrupting nobody and never learn it lost.
+      // learns our term and steps down; with pre-vote and check-quorum no
+      // vote request would ever tell it, and it would keep a partitioned
+      // node with a higher term from ever rejoining.
       message r;
       r.type = message_type::append_response;
       r.to = m.from;
