@@ -98,3 +98,25 @@ CAF_TEST(a snapshot of an entry the follower lacks replaces its log) {
   CAF_CHECK_EQUAL(rd.snap->data, "abcdef");
   CAF_CHECK(rd.committed.empty());
 }
+
+CAF_TEST(a restarted node with lease reads ignores votes for one election timeout) {
+  // A restart forgets when the node last heard from the leader, whose lease
+  // may still count on this node not voting.
+  config cfg = follower_config(3);
+  cfg.lease_ticks = 3;
+  raft::raft core{cfg, follower_state(2), 0};
+  message vote;
+  vote.type = message_type::vote;
+  vote.from = 1;
+  vote.to = 3;
+  vote.term = 2;
+  vote.index = 2;
+  vote.log_term = 1;
+  core.step(vote);
+  CAF_CHECK_EQUAL(core.term(), 1u);
+  CAF_CHECK(!core.has_ready());
+  for (uint32_t i = 0; i < cfg.election_ticks; ++i) core.tick();
+  core.step(vote);
+  CAF_CHECK_EQUAL(core.term(), 2u);
+  CAF_CHECK_EQUAL(core.hard().vote, 1u);
+}
