@@ -42,7 +42,9 @@ void draw_raft(sim_rng& rng, sim_params& p) {
   // One entry per append message a third of the time (the core sends at
   // least one), so a new leader's old-term entries and its no-op travel apart.
   p.append_bytes_max = rng.chance_percent(33) ? 1 : static_cast<size_t>(rng.uniform(64, 2048));
-  p.snapshot_chunk_bytes = static_cast<size_t>(rng.uniform(64, 512));
+  // The map is small (a few keys), so chunks are small too: a transfer takes
+  // one to dozens of chunks.
+  p.snapshot_chunk_bytes = static_cast<size_t>(rng.uniform(8, 256));
   p.compact_every_entries = static_cast<uint64_t>(rng.uniform(4, 40));
 }
 
@@ -98,6 +100,7 @@ sim_params draw_params(sim_rng& rng) {
   if (p.crash_storm) draw_crash_storm(rng, p);
   p.clients = static_cast<size_t>(rng.uniform(1, 8));
   p.keys = static_cast<size_t>(rng.uniform(1, 4));
+  p.value_pad_bytes = static_cast<size_t>(rng.uniform(0, 40));
   p.heal_ticks_max = 100 * static_cast<int64_t>(p.election_ticks);
   return p;
 }
@@ -117,7 +120,7 @@ std::string describe(const sim_params& p) {
       << (p.transfers ? "T" : "-") << " new_leader_crash%=" << p.new_leader_crash_percent
       << (p.crash_storm ? " crash_storm" : "") << " restart_us<=" << p.restart_delay_us_max
       << " nemesis_us=" << p.nemesis_interval_us
-      << " clients=" << p.clients << " keys=" << p.keys << " chaos_us=" << p.chaos_us;
+      << " clients=" << p.clients << " keys=" << p.keys << " pad=" << p.value_pad_bytes << " chaos_us=" << p.chaos_us;
   return out.str();
 }
 

@@ -71,6 +71,7 @@ struct sim_params {
   // Workload and phases.
   size_t clients = 3;
   size_t keys = 2;
+  size_t value_pad_bytes = 0;  // values grow by this (bigger entries and snapshots)
   int64_t chaos_us = 3'000'000;
   // Healing: a leader must commit a new entry and every member must apply it
   // within this many base ticks after all faults are removed.

@@ -5,7 +5,8 @@
 
 namespace velocity::sim {
 
-workload::workload(const sim_params& params, size_t clients) : clients_(clients) {
+workload::workload(const sim_params& params, size_t clients)
+    : value_pad_(params.value_pad_bytes, '.'), clients_(clients) {
   for (size_t k = 0; k < params.keys; ++k) keys_.push_back("k" + std::to_string(k));
 }
 
@@ -34,7 +35,7 @@ size_t workload::begin(size_t client, int64_t now_us, bool lease_allowed, sim_rn
     c.lease_read = lease_allowed && rng.chance_percent(50);
   }
   if (op.type != operation::kind::read) {
-    op.value = "c" + std::to_string(client) + "v" + std::to_string(++c.values_written);
+    op.value = "c" + std::to_string(client) + "v" + std::to_string(++c.values_written) + value_pad_;
     written_[op.key].push_back(*op.value);
   }
   c.busy = true;

@@ -64,6 +64,7 @@ class workload {
 
  private:
   std::vector<std::string> keys_;
+  std::string value_pad_;
   std::vector<client_state> clients_;
   std::vector<operation> history_;
   std::map<std::string, std::vector<std::string>> written_;  // key -> values ever proposed
