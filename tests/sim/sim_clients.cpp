@@ -25,7 +25,10 @@ void sim_cluster::on_client_wake(size_t client) {
   deadline.time_us = now_us_ + operation_timeout_us;
   schedule(std::move(deadline));
   const auto ids = members();
-  const bool keep = c.target != raft::no_node &&
+  // Mostly stay with the node that answered last (usually the leader); now
+  // and then start elsewhere, as a client of a load balancer would, so a
+  // deposed leader and the new one both see traffic.
+  const bool keep = c.target != raft::no_node && rng_.chance_percent(70) &&
                     std::find(ids.begin(), ids.end(), c.target) != ids.end();
   event request;
   request.kind = event_kind::client_request;

@@ -107,7 +107,7 @@ sim_params draw_params(sim_rng& rng) {
 
 std::string describe(const sim_params& p) {
   std::ostringstream out;
-  out << "nodes=" << p.nodes << " election=" << p.election_ticks
+  out << "v" << decisions_version << " nodes=" << p.nodes << " election=" << p.election_ticks
       << " heartbeat=" << p.heartbeat_ticks << " lease=" << p.lease_ticks
       << " pre_vote=" << p.pre_vote << " check_quorum=" << p.check_quorum
       << " inflight=" << p.inflight_messages_max << " append_bytes=" << p.append_bytes_max

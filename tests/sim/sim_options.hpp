@@ -19,6 +19,12 @@
 
 namespace velocity::sim {
 
+// The version of the simulator's random decisions. Any change to what is
+// drawn, or in which order (parameters, faults, workload, scheduling), re-keys
+// every seed: bump this so the pinned regression seeds
+// (sim_regression_test.cpp) fail loudly instead of silently testing nothing.
+inline constexpr int decisions_version = 2;
+
 // Virtual time is int64 microseconds. One tick of a node without skew:
 inline constexpr int64_t tick_base_us = 10'000;
 // Members never exceed this (initial voters plus learners added later).
