@@ -88,6 +88,13 @@ void sim_cluster::apply_committed(sim_node& n, const raft::ready& rd) {
       checker_.report("apply_order", out.str(), now_us_);
       return;
     }
+    if (e.kind == raft::entry_kind::normal && !e.data.empty() && !decode_command(e.data)) {
+      checker_.report("state_machine_safety", "node " + std::to_string(n.id()) +
+                                                  " applies an entry that no client wrote: " +
+                                                  entry_text(e),
+                      now_us_);
+      return;
+    }
     const bool effect = n.apply(e);
     if (tracing()) trace("node " + std::to_string(n.id()) + " applies " + entry_text(e));
     checker_.observe_apply(n.id(), e, now_us_);
