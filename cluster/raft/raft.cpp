@@ -30,7 +30,7 @@ raft::impl::impl(const config& cfg, durable_state state, index_t applied)
   emitted_hard_ = state.hard;
   // splitmix64 state: the seed mixed with the id so replicas differ.
   random_state_ = cfg.random_seed ^ (cfg.id * 0x9E3779B97F4A7C15ULL);
-  lease_on_start_ = cfg.lease_ticks > 0;
+  leader_silence_ticks_ = cfg.lease_ticks > 0 ? 0 : cfg.election_ticks;
   reset_timers();
 }
 

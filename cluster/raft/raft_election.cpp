@@ -40,7 +40,7 @@ void raft::impl::tick() {
     return;
   }
   if (election_elapsed_ticks_ < std::numeric_limits<uint32_t>::max()) ++election_elapsed_ticks_;
-  if (election_elapsed_ticks_ >= cfg_.election_ticks) lease_on_start_ = false;
+  if (leader_silence_ticks_ < std::numeric_limits<uint32_t>::max()) ++leader_silence_ticks_;
   if (promotable() && election_elapsed_ticks_ >= randomized_timeout_ticks_) campaign(false);
 }
 
@@ -84,12 +84,12 @@ void raft::impl::step(const message& m) {
 }
 
 bool raft::impl::in_leader_lease() const {
-  if (!cfg_.check_quorum || election_elapsed_ticks_ >= cfg_.election_ticks) return false;
-  return leader_ != no_node || lease_on_start_;
+  return cfg_.check_quorum && heard_from_leader_recently();
 }
 
 bool raft::impl::heard_from_leader_recently() const {
-  return leader_ != no_node && election_elapsed_ticks_ < cfg_.election_ticks;
+  if (role_ == role::leader) return true;
+  return leader_silence_ticks_ < cfg_.election_ticks;
 }
 
 // The term rules, before the role sees the message. Returns false when the
@@ -146,7 +146,7 @@ void raft::impl::step_role(const message& m) {
       if (role_ != role::follower) become_follower(term_, m.from);
       leader_ = m.from;
       election_elapsed_ticks_ = 0;
-      lease_on_start_ = false;
+      leader_silence_ticks_ = 0;
       if (m.type == message_type::append)
         handle_append(m);
       else if (m.type == message_type::heartbeat)
@@ -176,7 +176,11 @@ void raft::impl::handle_vote_request(const message& m) {
   bool log_ok = cfg_.bug == injected_bug::vote_ignores_log ||
                 log_.is_up_to_date(m.index, m.log_term);
   bool grant = can_vote && log_ok;
-  if (pre && !m.force && heard_from_leader_recently()) grant = false;
+  // Leader stickiness also at our own term: step_term only guards higher
+  // terms, and a stale higher-term answer may have moved us to the
+  // candidate's term with no leader while our promise still holds.
+  bool sticky = pre ? heard_from_leader_recently() : in_leader_lease() && vote_ != m.from;
+  if (!m.force && sticky) grant = false;
   if (grant && !pre) {
     vote_ = m.from;
     election_elapsed_ticks_ = 0;
@@ -225,7 +229,6 @@ void raft::impl::become_follower(term_t term, node_id leader) {
     term_ = term;
     vote_ = no_node;
     incoming_active_ = false;
-    lease_on_start_ = false;
   }
   role_ = role::follower;
   leader_ = leader;
@@ -270,7 +273,6 @@ void raft::impl::become_candidate(bool force) {
   role_ = role::candidate;
   leader_ = no_node;
   incoming_active_ = false;
-  lease_on_start_ = false;
   votes_.clear();
   votes_.emplace(cfg_.id, true);
   reset_timers();
@@ -294,6 +296,9 @@ void raft::impl::become_leader() {
   VELOCITY_CHECK(role_ == role::candidate);
   role_ = role::leader;
   leader_ = cfg_.id;
+  // It campaigned after its promise ran out or on a timeout_now (whose sender
+  // holds no lease): once it steps down it owes no other leader a promise.
+  leader_silence_ticks_ = cfg_.election_ticks;
   votes_.clear();
   reset_timers();
   progress_.clear();

@@ -121,9 +121,12 @@ class raft::impl {
   uint32_t randomized_timeout_ticks_ = 0;
   uint64_t tick_count_ = 0;
   uint64_t random_state_ = 0;
-  // With lease reads, a restarted node does not know whether it promised a
-  // leader to ignore votes; it keeps that promise for one election timeout.
-  bool lease_on_start_ = false;
+  // Ticks since a leader's message last arrived (saturating). Below
+  // election_ticks the node has promised that leader (and its lease) to grant
+  // no non-forced vote, whatever term it has moved to since: a stale answer
+  // at a higher term must not release it. A restarted node with lease reads
+  // does not know whether it promised, so it starts at 0 (keeps the promise).
+  uint32_t leader_silence_ticks_ = 0;
 
   std::map<node_id, bool> votes_;  // campaign: voter -> granted
   std::map<node_id, progress> progress_;

@@ -1,0 +1,111 @@
+// Regression tests from the independent safety review of the core (suite
+// raft_review): each drives one core by hand into a state the review showed
+// to break a Raft rule, and is named after the rule.
+//
+// Thread safety: none (single-threaded tests).
+// Invariants checked: a follower that heard from a live leader within the
+// election timeout grants no non-forced vote (thesis 6.2 / 6.4.1, which leader
+// leases rely on), whatever term it has moved to since.
+#define CAF_SUITE raft_review
+#include "caf/test/unit_test.hpp"
+
+#include "cluster/raft/raft.hpp"
+
+using namespace velocity;
+using namespace velocity::raft;
+
+namespace {
+
+config review_config(node_id id) {
+  config cfg;
+  cfg.id = id;
+  cfg.election_ticks = 10;
+  cfg.lease_ticks = 5;  // leases rely on followers keeping their promise
+  return cfg;
+}
+
+// A follower (node 3) of voters {1, 2, 3} holding two entries of term 1.
+durable_state follower_state() {
+  durable_state s = bootstrap_state({1, 2, 3});
+  for (index_t i = 1; i <= 2; ++i) s.entries.push_back(entry{1, i, entry_kind::normal, "e"});
+  s.hard = hard_state{1, 2, 0};
+  return s;
+}
+
+message to_follower(message_type type, node_id from, term_t term) {
+  message m;
+  m.type = type;
+  m.from = from;
+  m.to = 3;
+  m.term = term;
+  return m;
+}
+
+// Node 3 after a restart's promise ran out and a fresh heartbeat from leader 2.
+void follow_leader_2(raft::raft& core) {
+  for (uint32_t i = 0; i < 9; ++i) core.tick();  // below the timeout: stays follower
+  message hb = to_follower(message_type::heartbeat, 2, 1);
+  core.step(hb);
+  CAF_REQUIRE_EQUAL(core.leader_hint(), 2u);
+  if (core.has_ready()) {
+    core.take_ready();
+    core.advance();
+  }
+}
+
+// True if any ready message grants `type` (vote or pre-vote) to node 1.
+bool grants(raft::raft& core, message_type type) {
+  if (!core.has_ready()) return false;
+  ready rd = core.take_ready();
+  core.advance();
+  bool granted = false;
+  for (const auto* list : {&rd.messages, &rd.messages_after_persist})
+    for (const auto& m : *list)
+      if (m.type == type && m.to == 1 && !m.reject) granted = true;
+  return granted;
+}
+
+message vote_request(message_type type, term_t term) {
+  message m = to_follower(type, 1, term);
+  m.index = 2;
+  m.log_term = 1;
+  return m;
+}
+
+}  // namespace
+
+CAF_TEST(a stale higher term response does not free a follower from its leader promise) {
+  // Node 3 acknowledged leader 2 (whose lease counts on it). A late rejected
+  // pre-vote answer from node 1 at term 2 (to a pre-vote node 3 sent long
+  // ago) moves it to term 2 with no leader; it must still refuse node 1's
+  // votes until an election timeout passed since it heard from leader 2, or
+  // node 1 wins term 2 or 3 while leader 2 still serves lease reads.
+  raft::raft core{review_config(3), follower_state(), 0};
+  follow_leader_2(core);
+  message stale = to_follower(message_type::pre_vote_response, 1, 2);
+  stale.reject = true;
+  core.step(stale);
+  CAF_CHECK_EQUAL(core.term(), 2u);
+  core.step(vote_request(message_type::vote, 2));
+  CAF_CHECK(!grants(core, message_type::vote_response));
+  core.step(vote_request(message_type::pre_vote, 3));
+  CAF_CHECK(!grants(core, message_type::pre_vote_response));
+  core.step(vote_request(message_type::vote, 3));
+  CAF_CHECK(!grants(core, message_type::vote_response));
+  CAF_CHECK_EQUAL(core.hard().vote, no_node);
+}
+
+CAF_TEST(a follower released from its leader promise votes again) {
+  // The promise lasts one election timeout from the leader's last message.
+  raft::raft core{review_config(3), follower_state(), 0};
+  follow_leader_2(core);
+  message stale = to_follower(message_type::pre_vote_response, 1, 2);
+  stale.reject = true;
+  core.step(stale);
+  for (uint32_t i = 0; i < 10; ++i) core.tick();
+  // Maybe a pre-candidate by now (its pre-votes unanswered): still term 2.
+  CAF_REQUIRE_EQUAL(core.term(), 2u);
+  core.step(vote_request(message_type::vote, 3));
+  CAF_CHECK(grants(core, message_type::vote_response));
+  CAF_CHECK_EQUAL(core.hard().vote, 1u);
+}
