@@ -36,6 +36,8 @@ status sim_node::start(uint64_t random_seed, raft::index_t* loaded_commit) {
   kv_ = std::move(*map);
   applied_ = state.snap.meta.index;
   written_commit_ = state.hard.commit;
+  written_last_index_ = state.snap.meta.index + state.entries.size();
+  durable_last_index_ = written_last_index_;
   raft::config cfg = config_;
   cfg.random_seed = random_seed;
   core_ = std::make_unique<raft::raft>(cfg, std::move(state), applied_);
@@ -64,12 +66,17 @@ void sim_node::write(const raft::ready& rd) {
   const status written = engine_->write(batch, write_options{.sync = false});
   VELOCITY_CHECK(written.ok());  // the memory engine does not fail
   if (rd.hard) written_commit_ = rd.hard->commit;
+  // A leader's snapshot replaces the whole log; entries then truncate from
+  // their first index and append (the order of step 2).
+  if (rd.snap && rd.snapshot_from_leader) written_last_index_ = rd.snap->meta.index;
+  if (!rd.entries.empty()) written_last_index_ = rd.entries.back().index;
 }
 
 void sim_node::sync() {
   const status synced = engine_->sync();
   VELOCITY_CHECK(synced.ok());
   durable_commit_floor_ = written_commit_;
+  durable_last_index_ = written_last_index_;
 }
 
 bool sim_node::restore(const raft::snapshot& snap) {

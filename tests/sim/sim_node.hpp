@@ -10,7 +10,9 @@
 // Thread safety: none; one run owns it.
 // Invariants: core_ is set iff up(); applied_ is the application's applied
 // index (snapshot index after a restart); durable_commit_floor_ is the commit
-// of the last hard state known synced, so a restart must load at least it.
+// of the last hard state known synced, so a restart must load at least it;
+// durable_last_index_ is the last log index known synced (ready contract step
+// 4: every committed entry handed to apply must be at or below it).
 #pragma once
 
 #include <cstdint>
@@ -81,6 +83,7 @@ class sim_node {
   raft::index_t applied() const { return applied_; }
   const kv_map& state() const { return kv_; }
   raft::index_t durable_commit_floor() const { return durable_commit_floor_; }
+  raft::index_t durable_last_index() const { return durable_last_index_; }
 
   // Set by the cluster.
   bool paused = false;
@@ -103,6 +106,8 @@ class sim_node {
   uint64_t incarnation_ = 0;
   raft::index_t written_commit_ = 0;
   raft::index_t durable_commit_floor_ = 0;
+  raft::index_t written_last_index_ = 0;
+  raft::index_t durable_last_index_ = 0;
 };
 
 }  // namespace velocity::sim

@@ -88,6 +88,13 @@ void sim_cluster::apply_committed(sim_node& n, const raft::ready& rd) {
       checker_.report("apply_order", out.str(), now_us_);
       return;
     }
+    if (e.index > n.durable_last_index()) {
+      checker_.report("contract", "node " + std::to_string(n.id()) + " was given entry " +
+                                      std::to_string(e.index) + " to apply, but its durable log " +
+                                      "ends at " + std::to_string(n.durable_last_index()),
+                      now_us_);
+      return;
+    }
     if (e.kind == raft::entry_kind::normal && !e.data.empty() && !decode_command(e.data)) {
       checker_.report("state_machine_safety", "node " + std::to_string(n.id()) +
                                                   " applies an entry that no client wrote: " +
