@@ -30,6 +30,11 @@ inline constexpr size_t pending_reads_max = 1 << 16;
 // Heartbeat rounds remembered for lease reads; older rounds are forgotten.
 inline constexpr size_t read_rounds_max = 1024;
 
+// True for sorted, duplicate-free id lists without node 0 where no node is
+// both voter and learner (what apply_conf_change produces). Membership from
+// the network is checked with it: lookups bisect the lists.
+bool well_formed(const membership& conf);
+
 class raft::impl {
  public:
   impl(const config& cfg, durable_state state, index_t applied);

@@ -170,17 +170,21 @@ void raft::impl::handle_append(const message& m) {
 void raft::impl::maybe_adopt_initial_conf(const message& m) {
   if (m.index != 0 || m.snap_meta.index != 0 || m.snap_meta.conf.voters.empty()) return;
   if (log_.snapshot_index() != 0 || !log_.snap().meta.conf.empty()) return;
-  const membership& conf = m.snap_meta.conf;
+  if (!well_formed(m.snap_meta.conf)) return;
+  log_.adopt_initial_conf(m.snap_meta.conf);
+  snap_pending_ = true;  // persist the membership with the (empty) snapshot
+}
+
+bool well_formed(const membership& conf) {
   auto valid = [](const std::vector<node_id>& ids) {
     return std::is_sorted(ids.begin(), ids.end()) &&
            std::adjacent_find(ids.begin(), ids.end()) == ids.end() &&
            std::find(ids.begin(), ids.end(), no_node) == ids.end();
   };
-  if (!valid(conf.voters) || !valid(conf.learners)) return;
+  if (!valid(conf.voters) || !valid(conf.learners)) return false;
   for (node_id l : conf.learners)
-    if (conf.is_voter(l)) return;
-  log_.adopt_initial_conf(conf);
-  snap_pending_ = true;  // persist the membership with the (empty) snapshot
+    if (conf.is_voter(l)) return false;
+  return true;
 }
 
 void raft::impl::commit_to(index_t index) {

@@ -9,6 +9,7 @@
 // (then it commits up to it instead), so installing never discards a
 // committed entry, nor one it acknowledged to this leader.
 #include <algorithm>
+#include <limits>
 
 #include "cluster/raft/raft_impl.hpp"
 #include "protocols/check.hpp"
@@ -74,6 +75,12 @@ void raft::impl::reply_snapshot(const message& m, bool reject, uint64_t offset, 
 
 void raft::impl::handle_snapshot_chunk(const message& m) {
   const snapshot_meta& meta = m.snap_meta;
+  // Malformed input is ignored: at the largest index the log's first index
+  // (snapshot index + 1) would wrap to 0; a leader's snapshot always has a
+  // voter, and its lists are well formed.
+  if (meta.index == std::numeric_limits<index_t>::max() || meta.conf.voters.empty() ||
+      !well_formed(meta.conf))
+    return;
   if (meta.index <= commit_) {
     // Not newer than what we know is committed: nothing to install, but the
     // leader learns it can continue with appends after it.

@@ -5,9 +5,13 @@
 // Thread safety: none (single-threaded tests).
 // Invariants checked: a follower that heard from a live leader within the
 // election timeout grants no non-forced vote (thesis 6.2 / 6.4.1, which leader
-// leases rely on), whatever term it has moved to since.
+// leases rely on), whatever term it has moved to since; bytes from the network
+// never make the core hold an index it cannot address.
 #define CAF_SUITE raft_review
 #include "caf/test/unit_test.hpp"
+
+#include <limits>
+#include <string>
 
 #include "cluster/raft/raft.hpp"
 
@@ -108,4 +112,40 @@ CAF_TEST(a follower released from its leader promise votes again) {
   core.step(vote_request(message_type::vote, 3));
   CAF_CHECK(grants(core, message_type::vote_response));
   CAF_CHECK_EQUAL(core.hard().vote, 1u);
+}
+
+CAF_TEST(a snapshot chunk at the largest index is ignored) {
+  // The log's first index (snapshot index + 1) would wrap to 0 and every
+  // later lookup would index out of bounds.
+  raft::raft core{review_config(3), follower_state(), 0};
+  message chunk = to_follower(message_type::snapshot_chunk, 2, 1);
+  chunk.snap_meta.index = std::numeric_limits<index_t>::max();
+  chunk.snap_meta.term = 1;
+  chunk.snap_meta.conf.voters = {1, 2, 3};
+  chunk.snap_done = true;
+  core.step(chunk);
+  CAF_CHECK_EQUAL(core.snapshot_info().index, 0u);
+  CAF_CHECK_EQUAL(core.last_index(), 2u);
+}
+
+CAF_TEST(a snapshot chunk with a malformed membership is ignored) {
+  // Membership lists are searched by bisection: unsorted, duplicated, id 0
+  // or a node both voter and learner would make replicas disagree on quorums.
+  raft::raft core{review_config(3), follower_state(), 0};
+  message chunk = to_follower(message_type::snapshot_chunk, 2, 1);
+  chunk.snap_meta.index = 9;
+  chunk.snap_meta.term = 1;
+  chunk.snap_meta.conf.voters = {3, 1, 2};
+  chunk.snap_data = std::string(1, 's');
+  chunk.snap_total_bytes = 1;
+  chunk.snap_done = true;
+  core.step(chunk);
+  CAF_CHECK_EQUAL(core.snapshot_info().index, 0u);
+  chunk.snap_meta.conf.voters = {1, 2, 3};
+  chunk.snap_meta.conf.learners = {3};
+  core.step(chunk);
+  CAF_CHECK_EQUAL(core.snapshot_info().index, 0u);
+  chunk.snap_meta.conf.learners = {};
+  core.step(chunk);
+  CAF_CHECK_EQUAL(core.snapshot_info().index, 9u);
 }
