@@ -210,6 +210,8 @@ std::string_view to_string(injected_bug b) {
       return "vote_ignores_log";
     case injected_bug::ack_before_persist:
       return "ack_before_persist";
+    case injected_bug::read_without_quorum:
+      return "read_without_quorum";
   }
   return "unknown";
 }

@@ -263,6 +263,7 @@ enum class injected_bug : uint8_t {
   commit_previous_term_by_counting = 1,  // breaks the figure-8 rule (paper 5.4.2)
   vote_ignores_log = 2,                  // grants votes without the up-to-date check (5.4.1)
   ack_before_persist = 3,                // follower acknowledges appends in `messages`
+  read_without_quorum = 4,               // ReadIndex answered without a heartbeat round (6.4)
 };
 std::string_view to_string(injected_bug b);
 
