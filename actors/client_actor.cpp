@@ -5,7 +5,9 @@
 // Actor safety: state is touched only by the broker itself.
 // Invariants: `pending` holds exactly the requests written to the current
 // connection and not yet answered; it is emptied (answered with unavailable)
-// whenever that connection goes away.
+// whenever that connection goes away. `connects_settling` counts connections
+// opened in a multiplexer round that has not ended yet (one settled_atom is
+// on its way for each); the broker never closes a socket while it is nonzero.
 #include "actors/client_actor.hpp"
 
 #include <algorithm>
@@ -15,10 +17,12 @@
 #include <memory>
 #include <optional>
 
+#include "actors/broker_exit.hpp"
 #include "actors/transport.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/io/receive_policy.hpp"
 #include "caf/io/system_messages.hpp"
+#include "caf/system_messages.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "protocols/framing.hpp"
 
@@ -45,6 +49,8 @@ struct client_actor_state {
   std::map<uint64_t, pending_call> pending;
   uint32_t reconnect_attempts = 0;
   bool reconnect_scheduled = false;
+  uint32_t connects_settling = 0;
+  std::optional<caf::error> exit_deferred;  // an exit that waits for settled_atom
 };
 
 using client_pointer = client_broker_actor::stateful_broker_pointer<client_actor_state>;
@@ -67,6 +73,8 @@ status try_connect(client_pointer self) {
       st.decoder = frame_decoder{};
       st.reconnect_attempts = 0;
       self->configure_read(*hdl, caf::io::receive_policy::at_most(read_chunk_bytes_max));
+      ++st.connects_settling;
+      post_after_round(self, settled_atom::value);
       return status{};
     }
     tried += (tried.empty() ? "" : ", ") + endpoint_name(endpoint);
@@ -94,6 +102,20 @@ void schedule_reconnect(client_pointer self) {
                                      st.options.reconnect_delay_ms_max);
   st.reconnect_scheduled = true;
   self->delayed_send(self, std::chrono::milliseconds{delay_ms}, reconnect_atom::value);
+}
+
+// Ends the broker for an exit message: answers what is pending, closes the
+// connection, quits. Waits for settled_atom while a connection opened in this
+// multiplexer round could still leak (actors/broker_exit.hpp, gap 2).
+void on_exit(client_pointer self, caf::exit_msg& msg) {
+  if (!msg.reason) return;  // a normal exit of a linked actor: ignore, as CAF does
+  auto& st = self->state;
+  if (st.connects_settling > 0) {
+    if (!st.exit_deferred) st.exit_deferred = std::move(msg.reason);
+    return;
+  }
+  drop_connection(self, error_code::unavailable, "the client actor was shut down");
+  self->quit(std::move(msg.reason));
 }
 
 caf::typed_response_promise<client_response> on_request(client_pointer self,
@@ -156,6 +178,8 @@ void on_data(client_pointer self, const std::vector<char>& bytes) {
 client_broker_actor::behavior_type client_impl(client_pointer self, client_actor_options options,
                                                std::vector<std::pair<std::string, uint16_t>> endpoints,
                                                std::shared_ptr<std::promise<status>> connected) {
+  close_mailbox_at_exit(self);
+  self->set_exit_handler([self](caf::exit_msg& msg) { on_exit(self, msg); });
   self->state.options = std::move(options);
   self->state.endpoints = std::move(endpoints);
   auto first = try_connect(self);
@@ -181,6 +205,14 @@ client_broker_actor::behavior_type client_impl(client_pointer self, client_actor
         pending.erase(i);
         call.promise.deliver(error_response(call.caller_id, error_code::timeout,
                                             "no response within the request timeout"));
+      },
+      [=](settled_atom) {
+        auto& st = self->state;
+        --st.connects_settling;
+        if (st.connects_settling > 0 || !st.exit_deferred) return;
+        caf::exit_msg msg{caf::actor_addr{}, std::move(*st.exit_deferred)};
+        st.exit_deferred.reset();
+        on_exit(self, msg);
       },
       [=](const caf::io::new_data_msg& msg) { on_data(self, msg.buf); },
       [=](const caf::io::connection_closed_msg& msg) {

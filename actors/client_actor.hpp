@@ -17,9 +17,15 @@
 // loopback and for refused ports, but an unreachable host stalls the
 // multiplexer until the OS gives up. Acceptable for clients; revisit before
 // node-to-node use.
+// Shutdown: an exit (e.g. user_shutdown) answers every pending request with
+// unavailable, closes the connection and ends the broker; if the connection
+// was opened in the multiplexer round still running, the broker first waits
+// for that round to end (CAF 0.17.6 leaks a socket opened and closed in one
+// round; see actors/broker_exit.hpp). Messages reaching the ended broker are
+// dropped, requests among them answered with an error.
 // Invariants: at most pending_max requests outstanding (beyond: overloaded);
 // every pending request is answered exactly once (response, timeout,
-// connection loss, or broken_promise when the actor exits).
+// connection loss, shutdown).
 #pragma once
 
 #include <cstdint>
@@ -49,12 +55,14 @@ struct client_actor_options {
 
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
+// The multiplexer round in which a connection was opened has ended.
+using settled_atom = caf::atom_constant<caf::atom("settled")>;
 
 // The broker's full interface: the router interface plus its own timers and
 // socket events. Hand out only the router_actor part.
 using client_broker_actor =
-    router_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<expire_atom, uint64_t>>::
-        extend_with<caf::io::connection_handler>;
+    router_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<expire_atom, uint64_t>,
+                         caf::reacts_to<settled_atom>>::extend_with<caf::io::connection_handler>;
 
 // "host:port" -> (host, port). invalid_argument naming the endpoint otherwise.
 status_or<std::pair<std::string, uint16_t>> parse_endpoint(std::string_view endpoint);
@@ -63,7 +71,9 @@ status_or<std::pair<std::string, uint16_t>> parse_endpoint(std::string_view endp
 // accepts. io_error naming every endpoint tried when none does; invalid_argument
 // for a malformed endpoint. The caller ends it with
 // send_exit(handle, caf::exit_reason::user_shutdown) (the open socket keeps
-// the broker, and so the actor system, alive otherwise).
+// the broker, and so the actor system, alive otherwise); the broker ends
+// within a multiplexer round or two of that (kill ends it at once, but a
+// connection opened in the same round then leaks).
 // REQUIRES: the system loaded caf::io::middleman; not called from an actor.
 status_or<router_actor> spawn_client_actor(caf::actor_system& system, client_actor_options options);
 

@@ -15,11 +15,14 @@
 // one halt/trigger is unconfirmed at a time (see update_reading). The
 // acceptor holds at most connections_max connection brokers and closes sockets
 // beyond that. Connection brokers are linked to the acceptor: exiting the
-// acceptor closes them all.
+// acceptor closes them all. Every broker closes its mailbox when it ends
+// (actors/broker_exit.hpp), so the linked brokers' exit messages and late
+// timers or replies cannot keep an ended broker alive.
 #include <future>
 #include <memory>
 #include <set>
 
+#include "actors/broker_exit.hpp"
 #include "actors/metrics.hpp"
 #include "actors/transport.hpp"
 #include "caf/io/broker.hpp"
@@ -233,6 +236,7 @@ void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
 
 caf::behavior connection_impl(connection_broker* self, caf::io::connection_handle hdl,
                               std::shared_ptr<const shared_settings> settings) {
+  close_mailbox_at_exit(self);
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes_max));
   self->ack_writes(hdl, true);
   auto idle_period = std::chrono::milliseconds{settings->options.idle_timeout_ms};
@@ -272,6 +276,7 @@ using bind_result = std::promise<status_or<uint16_t>>;
 caf::behavior acceptor_impl(caf::io::stateful_broker<acceptor_state>* self,
                             std::shared_ptr<const shared_settings> settings,
                             std::shared_ptr<bind_result> bound) {
+  close_mailbox_at_exit(self);
   const auto& options = settings->options;
   bool any_address = options.host.empty() || options.host == "0.0.0.0";
   auto res = self->add_tcp_doorman(options.port, any_address ? nullptr : options.host.c_str(), true);
