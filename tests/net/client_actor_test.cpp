@@ -1,13 +1,16 @@
 // The remote client actor and the blocking facade against the transport and
 // the stub router over loopback: calls, error codes, pipelining from many
-// callers, timeouts, connection loss and reconnects, refused endpoints.
+// callers, timeouts, connection loss and reconnects, refused endpoints, and
+// that ended brokers are freed (regressions for leaks LeakSanitizer found).
 #define CAF_SUITE client_actor
 #include "caf/test/unit_test.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "actors/client_actor.hpp"
+#include "actors/metrics.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
@@ -23,6 +26,7 @@ struct fixture {
   net_config cfg;
   caf::actor_system sys{cfg};
   stub_router_actor stub = sys.spawn(stub_router);
+  std::shared_ptr<metrics_registry> metrics = std::make_shared<metrics_registry>();
   transport_handle transport;
 
   fixture() { start(0); }
@@ -34,14 +38,20 @@ struct fixture {
   void start(uint16_t port) {
     transport_options options;
     options.port = port;
+    options.metrics = metrics;
     auto started = start_transport(sys, caf::actor_cast<router_actor>(stub), options);
     CAF_REQUIRE(started.ok());
     transport = started.value();
   }
   void stop() {
+    if (!transport.acceptor) return;  // a test stopped and released it already
     caf::scoped_actor self{sys};
     self->send_exit(transport.acceptor, caf::exit_reason::user_shutdown);
     self->wait_for(transport.acceptor);
+  }
+  // Open connections at the transport.
+  double connections() {
+    return metrics->get_gauge("velocity_transport_connections", "Open client connections.").value();
   }
   client_options options(uint32_t timeout_ms = 2000) {
     client_options out;
@@ -50,6 +60,24 @@ struct fixture {
     return out;
   }
 };
+
+// Polls until nothing holds a strong reference to the actor at `address` any
+// more, i.e. it was destroyed, not only terminated.
+bool freed_within(const caf::actor_addr& address, std::chrono::milliseconds bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!caf::actor_cast<caf::actor>(address)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return false;
+}
+
+// File descriptors this process has open.
+size_t open_descriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator{"/proc/self/fd"}) ++n;
+  return n;
+}
 
 }  // namespace
 
@@ -223,4 +251,78 @@ CAF_TEST(a second endpoint is used when the first refuses) {
   auto c = client::connect(f.sys, options);
   CAF_REQUIRE(c.ok());
   CAF_CHECK((*c)->get("jobs", "x").ok());
+}
+
+CAF_TEST(a client actor ended while a request timer is pending is freed when the timer fires) {
+  // Regression: CAF 0.17.6 never closes an ended broker's mailbox, so the
+  // request's expire timer (a message to itself) landed there and the broker
+  // held itself for ever (LeakSanitizer: broker, scribe, mailbox element).
+  fixture f;
+  caf::actor_addr address;
+  {
+    auto target = connect_remote(f.sys, f.options());
+    CAF_REQUIRE(target.ok());
+    address = target->address();
+    caf::scoped_actor self{f.sys};
+    auto request = get_request(5, "hold-until-exit");
+    request.timeout_ms = 100;  // the client's expire timer fires at 100 + 500 ms
+    self->send(*target, request_atom::value, request);
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    self->send_exit(*target, caf::exit_reason::user_shutdown);
+    self->receive(
+        [&](const client_response& response) {
+          CAF_CHECK_EQUAL(response.request_id, 5u);
+          CAF_CHECK(response.result.st.code() == error_code::unavailable);
+        },
+        caf::after(std::chrono::seconds{5}) >> [] { CAF_FAIL("pending request not answered at exit"); });
+    self->wait_for(*target);
+  }
+  CAF_CHECK(freed_within(address, std::chrono::seconds{3}));
+}
+
+CAF_TEST(clients destroyed right after connecting release their sockets) {
+  // Regression: an exit that reached the broker in the multiplexer round that
+  // opened its connection closed the socket before CAF had registered it; CAF
+  // 0.17.6 then never released the scribe, its read buffer and its file
+  // descriptor (LeakSanitizer: scribe and 64 KiB buffer, e.g. in the CLI).
+  fixture f;
+  auto baseline = open_descriptors();
+  constexpr int clients = 50;
+  for (int i = 0; i < clients; ++i) {
+    auto c = client::connect(f.sys, f.options());
+    CAF_REQUIRE(c.ok());
+  }
+  // Both ends of every connection are in this process; all must close.
+  auto now = open_descriptors();
+  for (int i = 0; i < 300 && now > baseline; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    now = open_descriptors();
+  }
+  CAF_CHECK_EQUAL(now, baseline);
+}
+
+CAF_TEST(a transport stopped just after its client disconnects frees its brokers) {
+  // Regression: the connection broker (on end of stream) and the acceptor (on
+  // shutdown) ended together; each one's exit message then sat in the other's
+  // mailbox, which CAF 0.17.6 never closes for brokers, and the linked pair
+  // held each other for ever.
+  fixture f;
+  constexpr int rounds = 5;
+  for (int i = 0; i < rounds; ++i) {
+    if (i > 0) f.start(0);
+    {
+      raw_socket s{f.transport.port};
+      CAF_REQUIRE(s.connected());
+      CAF_REQUIRE(s.send_request(get_request(1, "doc")));
+      CAF_REQUIRE(s.read_response().has_value());
+    }  // closed: the connection broker sees the end of the stream
+    caf::anon_send_exit(f.transport.acceptor, caf::exit_reason::user_shutdown);
+    auto acceptor = f.transport.acceptor.address();
+    {
+      caf::scoped_actor self{f.sys};
+      self->wait_for(f.transport.acceptor);
+    }
+    f.transport.acceptor = caf::actor{};
+    CAF_CHECK(freed_within(acceptor, std::chrono::seconds{3}));
+  }
 }
