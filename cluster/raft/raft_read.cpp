@@ -76,9 +76,12 @@ void raft::impl::release_reads() {
   if (confirmed == 0) return;
   if (auto it = round_send_tick_.find(confirmed); it != round_send_tick_.end()) {
     // The lease runs from when the confirmed heartbeat was sent, not from
-    // when the acknowledgements arrived (thesis 6.4.1).
+    // when the acknowledgements arrived (thesis 6.4.1), and one tick short:
+    // a follower's first tick may come right after the heartbeat, so its
+    // promise spans only election_ticks - 1 of its ticks; with lease_ticks - 1
+    // here, tick rates within election_ticks / lease_ticks (raft.hpp) suffice.
     if (transferee_ == no_node && !timeout_now_sent_)
-      lease_expiry_tick_ = std::max(lease_expiry_tick_, it->second + cfg_.lease_ticks);
+      lease_expiry_tick_ = std::max(lease_expiry_tick_, it->second + cfg_.lease_ticks - 1);
     round_send_tick_.erase(round_send_tick_.begin(), it);
   }
   while (!pending_reads_.empty() && pending_reads_.front().context <= confirmed) {

@@ -5,7 +5,9 @@
 // Thread safety: none (single-threaded tests).
 // Invariants checked: a follower that heard from a live leader within the
 // election timeout grants no non-forced vote (thesis 6.2 / 6.4.1, which leader
-// leases rely on), whatever term it has moved to since; bytes from the network
+// leases rely on), whatever term it has moved to since, and a lease ends
+// before that promise at any tick rates the clock assumption (raft.hpp)
+// allows; bytes from the network
 // never make the core hold an index it cannot address.
 #define CAF_SUITE raft_review
 #include "caf/test/unit_test.hpp"
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "cluster/raft/raft.hpp"
+#include "tests/raft/internals_cluster.hpp"
 
 using namespace velocity;
 using namespace velocity::raft;
@@ -148,4 +151,41 @@ CAF_TEST(a snapshot chunk with a malformed membership is ignored) {
   chunk.snap_meta.conf.learners = {};
   core.step(chunk);
   CAF_CHECK_EQUAL(core.snapshot_info().index, 9u);
+}
+
+CAF_TEST(a lease ends before an acknowledging follower may vote at the allowed tick rates) {
+  // raft.hpp allows tick rates differing by less than election_ticks /
+  // lease_ticks (10 / 8 here). A follower's first tick after a heartbeat may
+  // come at once, so its promise lasts only just over 9 of its ticks; the
+  // leader's lease runs from its tick at or before the send. With the leader
+  // ticking 1.2 times slower, the follower's 10th tick comes before the
+  // leader's 8th: the lease must be over after 7 leader ticks.
+  config base;
+  base.election_ticks = 10;
+  base.lease_ticks = 8;
+  internals::test_cluster c{3, base};
+  node_id lead = c.tick_until_leader();
+  CAF_REQUIRE(lead != no_node);
+  c.tick(2);
+  CAF_REQUIRE(c.core(lead).read_index(1, read_mode::safe).ok());
+  c.stabilize();
+  CAF_REQUIRE(c.core(lead).lease_valid());
+  node_id follower = lead == 1 ? 2 : 1;
+  node_id other = 6 - lead - follower;
+  c.isolate(lead);
+  for (uint32_t i = 0; i < 10; ++i) c.core(follower).tick();
+  c.stabilize();
+  raft::raft& f = c.core(follower);
+  message vote;
+  vote.type = message_type::vote;
+  vote.from = other;
+  vote.to = follower;
+  vote.term = f.term() + 1;
+  vote.index = f.last_index();
+  vote.log_term = *f.term_at(f.last_index());
+  f.step(vote);
+  bool voted = f.hard().vote == other;
+  for (uint32_t i = 0; i < 7; ++i) c.core(lead).tick();
+  c.stabilize();
+  CAF_CHECK(!(voted && c.core(lead).lease_valid()));
 }
