@@ -28,6 +28,7 @@ const std::map<std::string, injected_bug>& bugs_by_name() {
       {"commit_previous_term_by_counting", injected_bug::commit_previous_term_by_counting},
       {"vote_ignores_log", injected_bug::vote_ignores_log},
       {"ack_before_persist", injected_bug::ack_before_persist},
+      {"read_without_quorum", injected_bug::read_without_quorum},
   };
   return bugs;
 }

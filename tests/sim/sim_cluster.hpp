@@ -135,6 +135,7 @@ class sim_cluster {
   void nemesis_membership();
   void nemesis_transfer();
   raft::node_id pick_target();  // the leader half the time, else any up member
+  void isolate(raft::node_id target, const std::vector<raft::node_id>& ids);  // target alone
 
   // Phases and final checks (sim_run.cpp).
   void on_heal();

@@ -4,7 +4,8 @@
 // crashes (unsynced writes lost, restart later), pauses (events held, then
 // replayed), clogged links, membership changes (add a learner, promote it,
 // remove a node) and leadership transfers. Faults aim at the leader half the
-// time, because that is where the subtle bugs are.
+// time, because that is where the subtle bugs are; in the deposed-leader
+// profile, partitions mostly cut the leader off.
 //
 // Thread safety: none (one run).
 #include <algorithm>
@@ -15,6 +16,10 @@
 namespace velocity::sim {
 
 namespace {
+
+// In the deposed-leader profile, the share of partition turns that cut the
+// leader off (the rest draw the usual kinds).
+constexpr int64_t deposed_leader_isolate_percent = 70;
 
 enum class action : uint8_t { partition, crash, pause, clog, membership, transfer };
 
@@ -74,6 +79,14 @@ void sim_cluster::nemesis_partition() {
     trace("nemesis: partitions healed");
     return;
   }
+  // The deposed-leader profile mostly cuts the current leader off, so the
+  // rest elect another while it still believes it leads (sim_options.hpp).
+  sim_node* l = leader();
+  if (params_.deposed_leader && l != nullptr && rng_.chance_percent(deposed_leader_isolate_percent)) {
+    isolate(l->id(), ids);
+    trace("nemesis: leader cut off: " + network_.describe());
+    return;
+  }
   const raft::node_id target = pick_target();
   switch (rng_.uniform(0, 3)) {
     case 0: {  // a random symmetric split
@@ -83,13 +96,9 @@ void sim_cluster::nemesis_partition() {
                           std::vector<raft::node_id>(ids.begin() + static_cast<std::ptrdiff_t>(cut), ids.end())});
       break;
     }
-    case 1: {  // the target (often the leader) alone
-      std::vector<raft::node_id> rest;
-      for (raft::node_id id : ids)
-        if (id != target) rest.push_back(id);
-      network_.partition({{target}, rest});
+    case 1:  // the target (often the leader) alone
+      isolate(target, ids);
       break;
-    }
     case 2: {  // one way: the target hears nobody, or nobody hears it
       const bool deaf = rng_.chance_percent(50);
       for (raft::node_id id : ids)
@@ -106,6 +115,13 @@ void sim_cluster::nemesis_partition() {
     }
   }
   trace("nemesis: " + network_.describe());
+}
+
+void sim_cluster::isolate(raft::node_id target, const std::vector<raft::node_id>& ids) {
+  std::vector<raft::node_id> rest;
+  for (raft::node_id id : ids)
+    if (id != target) rest.push_back(id);
+  network_.partition({{target}, rest});
 }
 
 void sim_cluster::nemesis_crash() {

@@ -23,7 +23,7 @@ namespace velocity::sim {
 // drawn, or in which order (parameters, faults, workload, scheduling), re-keys
 // every seed: bump this so the pinned regression seeds
 // (sim_regression_test.cpp) fail loudly instead of silently testing nothing.
-inline constexpr int decisions_version = 2;
+inline constexpr int decisions_version = 3;
 
 // Virtual time is int64 microseconds. One tick of a node without skew:
 inline constexpr int64_t tick_base_us = 10'000;
@@ -73,6 +73,9 @@ struct sim_params {
   int64_t nemesis_interval_us = 500'000;
   int64_t restart_delay_us_max = 1'000'000;  // a crashed node restarts within this
   bool crash_storm = false;                  // the profile draw_crash_storm made
+  // The profile draw_deposed_leader made: the leader is cut off from the
+  // voters while it still believes it leads, so its reads can go stale.
+  bool deposed_leader = false;
 
   // Workload and phases.
   size_t clients = 3;
