@@ -63,6 +63,14 @@ ready raft::impl::take_ready() {
     emitted_hard_ = now;
   }
   rd.must_sync = !rd.entries.empty() || rd.snap.has_value() || term_or_vote_changed;
+  // Messages may leave before persisting only if the term they carry is
+  // already durable: a node that became leader within this ready (a lone
+  // voter elects itself in one step) must not send appends of a term it
+  // could forget in a crash.
+  if (term_or_vote_changed) {
+    for (auto& m : messages_) messages_after_persist_.push_back(std::move(m));
+    messages_.clear();
+  }
   rd.messages = std::move(messages_);
   rd.messages_after_persist = std::move(messages_after_persist_);
   messages_.clear();

@@ -33,8 +33,11 @@
 //
 // Clock assumption for lease reads: every replica's tick rate differs from
 // every other's by less than the ratio election_ticks / lease_ticks; then no
-// other leader can be elected while a lease (measured in the leader's ticks
-// from the moment it sent the confirming heartbeat) is still valid.
+// other leader can be elected while a lease is still valid. The lease runs
+// lease_ticks - 1 of the leader's ticks from the moment it SENT the
+// confirming heartbeat: a follower's own election timer may start up to one
+// of its ticks before it sees that heartbeat, and the one tick of margin
+// covers it (tests/raft raft_review checks the bound at the allowed rates).
 #pragma once
 
 #include <cstdint>

@@ -29,6 +29,10 @@ namespace velocity::raft {
 inline constexpr size_t pending_reads_max = 1 << 16;
 // Heartbeat rounds remembered for lease reads; older rounds are forgotten.
 inline constexpr size_t read_rounds_max = 1024;
+// The largest log index accepted from the network. Far above any real log,
+// and far enough below the type's maximum that last_index() + 1 and similar
+// arithmetic on a node elected later can never wrap.
+inline constexpr index_t index_accepted_max = index_t{1} << 62;
 
 // True for sorted, duplicate-free id lists without node 0 where no node is
 // both voter and learner (what apply_conf_change produces). Membership from

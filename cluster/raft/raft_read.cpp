@@ -103,7 +103,13 @@ status raft::impl::transfer_leadership(node_id target) {
   if (!log_.conf().is_voter(target))
     return status{error_code::invalid_argument,
                   "leadership transfer target " + std::to_string(target) + " is not a voter"};
-  if (transferee_ == target) return status{};
+  if (transferee_ == target) {
+    // A repeated request resends a timeout_now that may have been lost,
+    // instead of waiting for the transfer to time out.
+    if (auto it = progress_.find(target); it != progress_.end())
+      maybe_send_timeout_now(target, it->second);
+    return status{};
+  }
   transferee_ = target;
   transfer_elapsed_ticks_ = 0;
   lease_expiry_tick_ = 0;  // the target may be elected before any lease ends

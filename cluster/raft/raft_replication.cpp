@@ -9,7 +9,6 @@
 // leader commits only a current-term entry held durably by a quorum of voters
 // (its own durable = stable index).
 #include <algorithm>
-#include <limits>
 
 #include "cluster/raft/raft_impl.hpp"
 #include "protocols/check.hpp"
@@ -118,7 +117,7 @@ void raft::impl::reply_append(const message& m, bool reject, index_t index, inde
 void raft::impl::handle_append(const message& m) {
   // Malformed input is ignored: entries must follow m.index contiguously and
   // carry no term above the leader's, nor run past the largest index.
-  if (m.entries.size() > std::numeric_limits<index_t>::max() - m.index) return;
+  if (m.index > index_accepted_max || m.entries.size() > index_accepted_max - m.index) return;
   for (size_t i = 0; i < m.entries.size(); ++i) {
     if (m.entries[i].index != m.index + 1 + i || m.entries[i].term > m.term) return;
     if (i > 0 && m.entries[i].term < m.entries[i - 1].term) return;

@@ -9,7 +9,6 @@
 // (then it commits up to it instead), so installing never discards a
 // committed entry, nor one it acknowledged to this leader.
 #include <algorithm>
-#include <limits>
 
 #include "cluster/raft/raft_impl.hpp"
 #include "protocols/check.hpp"
@@ -75,10 +74,10 @@ void raft::impl::reply_snapshot(const message& m, bool reject, uint64_t offset, 
 
 void raft::impl::handle_snapshot_chunk(const message& m) {
   const snapshot_meta& meta = m.snap_meta;
-  // Malformed input is ignored: at the largest index the log's first index
-  // (snapshot index + 1) would wrap to 0; a leader's snapshot always has a
-  // voter, and its lists are well formed.
-  if (meta.index == std::numeric_limits<index_t>::max() || meta.conf.voters.empty() ||
+  // Malformed input is ignored: near the largest index the log's first index
+  // (snapshot index + 1) or a later leader's next index would wrap; a
+  // leader's snapshot always has a voter, and its lists are well formed.
+  if (meta.index > index_accepted_max || meta.conf.voters.empty() ||
       !well_formed(meta.conf))
     return;
   if (meta.index <= commit_) {

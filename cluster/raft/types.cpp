@@ -240,6 +240,11 @@ status validate(const config& c) {
   if (c.election_ticks <= c.heartbeat_ticks)
     return bad("election_ticks (" + std::to_string(c.election_ticks) +
                ") must exceed heartbeat_ticks (" + std::to_string(c.heartbeat_ticks) + ")");
+  if (c.election_ticks > election_ticks_limit)
+    return bad("election_ticks (" + std::to_string(c.election_ticks) + ") must be at most " +
+               std::to_string(election_ticks_limit));
+  if (c.lease_ticks == 1)
+    return bad("lease_ticks 1 gives no lease (a lease runs lease_ticks - 1 ticks); use 0 or 2+");
   if (c.lease_ticks > 0 && c.lease_ticks >= c.election_ticks)
     return bad("lease_ticks (" + std::to_string(c.lease_ticks) +
                ") must be below election_ticks (" + std::to_string(c.election_ticks) + ")");

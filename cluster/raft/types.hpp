@@ -273,9 +273,11 @@ struct config {
   uint32_t election_ticks = 10;
   uint32_t heartbeat_ticks = 1;
   // Lease reads: the leader serves read_mode::lease reads without a round trip
-  // for lease_ticks after a quorum acknowledged it (counted from when it sent
-  // the heartbeat). Requires check_quorum and lease_ticks < election_ticks;
-  // 0 disables lease reads (read_mode::lease then behaves like safe).
+  // after a quorum acknowledged a heartbeat, until lease_ticks - 1 of its
+  // ticks after it SENT that heartbeat (one tick of margin: a follower's first
+  // tick may come right after the heartbeat). Requires check_quorum and
+  // 2 <= lease_ticks < election_ticks; 0 disables lease reads
+  // (read_mode::lease then behaves like safe).
   uint32_t lease_ticks = 0;
   bool pre_vote = true;
   bool check_quorum = true;
@@ -292,7 +294,9 @@ struct config {
   injected_bug bug = injected_bug::none;
 };
 
-// ok, or invalid_argument naming the bad field (id 0, zero ticks, lease too long...).
+// ok, or invalid_argument naming the bad field (id 0, zero ticks, lease too
+// long or 1, election_ticks above election_ticks_limit...).
+inline constexpr uint32_t election_ticks_limit = 1u << 20;  // the randomized timeout stays far from overflow
 status validate(const config& c);
 
 }  // namespace velocity::raft

@@ -8,7 +8,8 @@
 // leases rely on), whatever term it has moved to since, and a lease ends
 // before that promise at any tick rates the clock assumption (raft.hpp)
 // allows; bytes from the network
-// never make the core hold an index it cannot address.
+// never make the core hold an index it cannot address; no message leaves
+// before the term it carries is durable.
 #define CAF_SUITE raft_review
 #include "caf/test/unit_test.hpp"
 
@@ -188,4 +189,51 @@ CAF_TEST(a lease ends before an acknowledging follower may vote at the allowed t
   for (uint32_t i = 0; i < 7; ++i) c.core(lead).tick();
   c.stabilize();
   CAF_CHECK(!(voted && c.core(lead).lease_valid()));
+}
+
+CAF_TEST(no message leaves before the term it carries is durable) {
+  // A lone voter with a learner elects itself within one tick; the ready that
+  // makes its new term durable must hold its appends to the learner back
+  // until after the persist.
+  durable_state s = bootstrap_state({1});
+  s.snap.meta.conf.learners = {2};
+  config cfg;
+  cfg.id = 1;
+  cfg.election_ticks = 10;
+  raft::raft core{cfg, s, 0};
+  for (uint32_t i = 0; i < 2 * cfg.election_ticks && core.current_role() != role::leader; ++i)
+    core.tick();
+  CAF_REQUIRE(core.current_role() == role::leader);
+  CAF_REQUIRE(core.has_ready());
+  ready rd = core.take_ready();
+  CAF_REQUIRE(rd.hard.has_value());
+  CAF_CHECK_EQUAL(rd.hard->term, core.term());
+  CAF_CHECK(rd.must_sync);
+  CAF_CHECK(rd.messages.empty());
+  bool append_held_back = false;
+  for (const auto& m : rd.messages_after_persist)
+    if (m.type == message_type::append && m.to == 2) append_held_back = true;
+  CAF_CHECK(append_held_back);
+  core.advance();
+  // Once the term is durable, the leader's appends go out early again.
+  auto proposed = core.propose("x");
+  CAF_REQUIRE(proposed.ok());
+  rd = core.take_ready();
+  CAF_CHECK(!rd.hard.has_value() || rd.hard->term == core.term());
+}
+
+CAF_TEST(validate refuses a one tick lease and an election timeout that could overflow) {
+  config cfg;
+  cfg.id = 1;
+  cfg.election_ticks = 10;
+  cfg.lease_ticks = 1;
+  auto one_tick = validate(cfg);
+  CAF_CHECK(one_tick.code() == error_code::invalid_argument);
+  cfg.lease_ticks = 2;
+  CAF_CHECK(validate(cfg).ok());
+  cfg.lease_ticks = 0;
+  cfg.election_ticks = election_ticks_limit + 1;
+  auto too_long = validate(cfg);
+  CAF_CHECK(too_long.code() == error_code::invalid_argument);
+  CAF_CHECK(too_long.message().find("election_ticks") != std::string::npos);
 }
