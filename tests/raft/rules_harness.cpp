@@ -389,6 +389,17 @@ config plain_config() {
   return cfg;
 }
 
+node_id elect_without(cluster& c, node_id except) {
+  for (size_t i = 0; i < election_ticks_max; ++i) {
+    for (node_id id : c.ids())
+      if (id != except) c.tick(id);
+    c.stabilize();
+    for (node_id id : c.ids())
+      if (id != except && c.core(id).current_role() == role::leader) return id;
+  }
+  return no_node;
+}
+
 bool elect(cluster& c, node_id id) {
   for (size_t i = 0; i < election_ticks_max; ++i) {
     c.stabilize();

@@ -172,6 +172,9 @@ config plain_config();
 // Ticks `id` alone, stabilizing after each tick, until it leads (false
 // after election_ticks_max ticks).
 bool elect(cluster& c, node_id id);
+// Ticks every node but `except` until one of them leads; returns it (no_node
+// after election_ticks_max ticks).
+node_id elect_without(cluster& c, node_id except);
 // The entries `core` holds, first_index() to last_index().
 std::vector<entry> log_of(const raft& core);
 // The last message of `type` from `from` in c.sent(), if any.

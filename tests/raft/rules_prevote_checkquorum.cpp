@@ -28,18 +28,6 @@ message request(message_type type, node_id from, node_id to, term_t term,
   return m;
 }
 
-// Ticks every node but `except` until one of them leads; returns it.
-node_id elect_without(cluster& c, node_id except) {
-  for (size_t i = 0; i < election_ticks_max; ++i) {
-    for (node_id id : c.ids())
-      if (id != except) c.tick(id);
-    c.stabilize();
-    for (node_id id : c.ids())
-      if (id != except && c.core(id).current_role() == role::leader) return id;
-  }
-  return no_node;
-}
-
 }  // namespace
 
 CAF_TEST(a partitioned node that rejoins does not bump the term) {

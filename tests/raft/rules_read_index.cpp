@@ -35,18 +35,6 @@ config lease_config() {
   return cfg;
 }
 
-// Ticks every node but `except` until one of them leads; returns it.
-node_id elect_without(cluster& c, node_id except) {
-  for (size_t i = 0; i < election_ticks_max; ++i) {
-    for (node_id id : c.ids())
-      if (id != except) c.tick(id);
-    c.stabilize();
-    for (node_id id : c.ids())
-      if (id != except && c.core(id).current_role() == role::leader) return id;
-  }
-  return no_node;
-}
-
 }  // namespace
 
 CAF_TEST(read index answers with the commit index after a quorum heartbeat round) {
