@@ -17,7 +17,9 @@
 // beyond that. Connection brokers are linked to the acceptor: exiting the
 // acceptor closes them all. Every broker closes its mailbox when it ends
 // (actors/broker_exit.hpp), so the linked brokers' exit messages and late
-// timers or replies cannot keep an ended broker alive.
+// timers or replies cannot keep an ended broker alive, and a connection
+// broker never closes its socket while a registration for reading may still be
+// unapplied (its first round, or a trigger before switched_atom).
 #include <future>
 #include <memory>
 #include <set>
@@ -48,6 +50,7 @@ struct connection_state {
   bool reading = true;         // the last halt/trigger we issued was a trigger
   bool switch_pending = false;  // that halt/trigger is not yet applied by the multiplexer
   bool closing = false;
+  caf::error quit_reason;  // why it closes; quitting waits while switch_pending
   bool active_since_check = false;  // bytes arrived since the last idle check
 };
 
@@ -146,13 +149,18 @@ void update_reading(connection_broker* self, caf::io::connection_handle hdl,
     self->trigger(hdl);
   st.reading = !over;
   st.switch_pending = true;
-  auto me = caf::actor_cast<caf::actor>(self);
-  self->backend().post([me] { caf::anon_send(me, switched_atom::value); });
+  post_after_round(self, switched_atom::value);
 }
 
-void close_connection(connection_broker* self) {
-  self->state.closing = true;
-  self->quit();
+// Ends the connection. While a switch is unconfirmed (a trigger or the
+// initial registration may not be applied yet) quitting waits for
+// switched_atom: closing a socket in the round that registers it for reading
+// would leak it (actors/broker_exit.hpp, gap 2).
+void close_connection(connection_broker* self, caf::error reason = caf::error{}) {
+  auto& st = self->state;
+  if (!st.closing) st.quit_reason = std::move(reason);
+  st.closing = true;
+  if (!st.switch_pending) self->quit(st.quit_reason);
 }
 
 void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
@@ -237,8 +245,14 @@ void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
 caf::behavior connection_impl(connection_broker* self, caf::io::connection_handle hdl,
                               std::shared_ptr<const shared_settings> settings) {
   close_mailbox_at_exit(self);
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason) close_connection(self, std::move(msg.reason));
+  });
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk_bytes_max));
   self->ack_writes(hdl, true);
+  // The socket's registration for reading applies at the end of this round.
+  self->state.switch_pending = true;
+  post_after_round(self, switched_atom::value);
   auto idle_period = std::chrono::milliseconds{settings->options.idle_timeout_ms};
   if (idle_period.count() > 0) self->delayed_send(self, idle_period, idle_atom::value);
   return {
@@ -257,6 +271,10 @@ caf::behavior connection_impl(connection_broker* self, caf::io::connection_handl
       },
       [=](switched_atom) {
         self->state.switch_pending = false;
+        if (self->state.closing) {
+          self->quit(self->state.quit_reason);
+          return;
+        }
         drain_frames(self, hdl, settings);
       },
       [=](const caf::io::data_transferred_msg& msg) {
@@ -287,7 +305,11 @@ caf::behavior acceptor_impl(caf::io::stateful_broker<acceptor_state>* self,
     self->quit(res.error());
     return {};
   }
-  bound->set_value(res->second);
+  // Reported after this multiplexer round, once the listening socket is
+  // registered: an exit sent by the caller in the same round would otherwise
+  // close it unregistered, and CAF would never release it (broker_exit.hpp).
+  auto port = res->second;
+  self->backend().post([bound, port] { bound->set_value(port); });
   // Linked connection brokers report their end here; only an exit from
   // elsewhere (a shutdown) stops the acceptor, and with it every connection.
   auto* connections = settings->metrics.connections;
