@@ -21,15 +21,11 @@ cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}"
 cmake --build "$build_dir" -j "$jobs"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ "$build_dir" = build-asan ]; then
-  # LeakSanitizer runs on the pure suites. The suites that run CAF brokers
-  # (actors, net, process, bench) run without it: the remote client actor's
-  # broker is still reported as leaked at exit (an open finding, see
-  # docs/ARCHITECTURE.md "Known issues"); every other ASan/UBSan check applies.
-  pure='^(protocols_tests|codec_tests|schema_tests|engine_tests|rocksdb_crash_test|state_machine_tests|command_codec_tests|router_tests|raft_internals_tests|raft_rule_tests|raft_log_store_tests|linearizability_tests|sim_tests)'
+  # Every suite runs with LeakSanitizer, including those that run CAF brokers
+  # (actors/broker_exit.hpp explains the two CAF 0.17.6 broker leaks we work
+  # around). The child processes that tests start inherit ASAN_OPTIONS.
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-    ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 -R "$pure"
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} \
-    ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900 -E "$pure"
+    ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900
 else
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900
 fi
