@@ -24,6 +24,7 @@ target_link_libraries(velocity-sim PRIVATE velocity_sim CLI11::CLI11 velocity_wa
 velocity_test_binary(sim_tests
   ${CMAKE_CURRENT_LIST_DIR}/sim_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sim_bug_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/sim_regression_test.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/sim_regression_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sim_checker_test.cpp)
 target_link_libraries(sim_tests PRIVATE velocity_sim)
-velocity_add_suites(sim_tests sim_seeds sim_replay sim_bugs sim_regression)
+velocity_add_suites(sim_tests sim_seeds sim_replay sim_bugs sim_regression sim_checkers)

@@ -39,8 +39,12 @@ void safety_checker::observe_leader(const raft::raft& core, int64_t now_us) {
   }
   if (inserted) {
     check_completeness(core, now_us);
-    // Entries committed before this term were recorded by their own leaders.
-    leader_commit_seen_[core.id()] = core.commit_index();
+    // Entries committed before this term were recorded by their own leaders;
+    // entries of this term already committed at the first sighting (nothing
+    // in between observed it) are this leader's own commits: record them.
+    raft::index_t seen_first = core.commit_index();
+    while (seen_first >= core.first_index() && core.term_at(seen_first) == term) --seen_first;
+    leader_commit_seen_[core.id()] = seen_first;
   }
   raft::index_t& seen = leader_commit_seen_[core.id()];
   const raft::index_t commit = core.commit_index();
@@ -132,6 +136,87 @@ void safety_checker::check_log_matching(const std::vector<const raft::raft*>& co
         return;
       }
     }
+}
+
+bool safety_checker::check_apply(raft::node_id node, raft::index_t applied,
+                                 raft::index_t durable_last_index, const raft::entry& e,
+                                 int64_t now_us) {
+  const std::string who = "node " + std::to_string(node);
+  if (e.index != applied + 1) {
+    report("apply_order", who + " was given entry " + std::to_string(e.index) +
+                              " to apply after " + std::to_string(applied),
+           now_us);
+    return false;
+  }
+  if (e.index > durable_last_index) {
+    report("contract", who + " was given entry " + std::to_string(e.index) +
+                           " to apply, but its durable log ends at " +
+                           std::to_string(durable_last_index),
+           now_us);
+    return false;
+  }
+  if (e.kind == raft::entry_kind::normal && !e.data.empty() && !decode_command(e.data)) {
+    report("state_machine_safety", who + " applies an entry that no client wrote: " +
+                                       entry_text(e),
+           now_us);
+    return false;
+  }
+  return true;
+}
+
+bool safety_checker::check_snapshot(raft::node_id node, raft::index_t index,
+                                    const kv_map& map, int64_t now_us) {
+  const auto expected = replay(index, now_us);
+  if (!expected) return false;
+  if (map == *expected) return true;
+  report("snapshot", "node " + std::to_string(node) + " restored '" + encode_map(map) +
+                         "' at index " + std::to_string(index) + " but the committed log gives '" +
+                         encode_map(*expected) + "'",
+         now_us);
+  return false;
+}
+
+bool safety_checker::check_convergence(const std::map<raft::node_id, const kv_map*>& maps,
+                                       raft::index_t commit, int64_t now_us) {
+  const auto expected = replay(commit, now_us);
+  if (!expected) return false;
+  for (const auto& [id, map] : maps) {
+    if (*map == *expected) continue;
+    report("convergence", "node " + std::to_string(id) + " holds '" + encode_map(*map) +
+                              "' but the committed log gives '" + encode_map(*expected) + "'",
+           now_us);
+    return false;
+  }
+  return true;
+}
+
+void safety_checker::check_acknowledged(const std::map<size_t, raft::entry_id>& acknowledged,
+                                        const std::vector<operation>& history,
+                                        const raft::raft& final_leader, raft::index_t commit,
+                                        int64_t now_us) {
+  for (const auto& [op, id] : acknowledged) {
+    const raft::entry* e = committed(id.index);
+    const bool in_ledger = id.index <= commit && e != nullptr && e->term == id.term;
+    // Below the leader's snapshot the index is no longer held: the ledger speaks for it.
+    const auto held = id.index >= final_leader.first_index()
+                          ? final_leader.term_at(id.index)
+                          : std::optional<raft::term_t>{id.term};
+    if (in_ledger && held == id.term) continue;
+    std::ostringstream out;
+    out << "operation " << op;
+    if (op < history.size())
+      out << " (client " << history[op].client << ", value "
+          << history[op].value.value_or("") << ")";
+    out << " was acknowledged as entry " << id.index << "/t" << id.term << " but ";
+    if (!in_ledger)
+      out << "the committed log "
+          << (e ? "has term " + std::to_string(e->term) + " there" : std::string{"lacks it"});
+    else
+      out << "the final leader " << final_leader.id() << " holds "
+          << (held ? "term " + std::to_string(*held) : std::string{"nothing"}) << " there";
+    report("acknowledged_write_lost", out.str(), now_us);
+    return;
+  }
 }
 
 std::optional<kv_map> safety_checker::replay(raft::index_t index, int64_t now_us) {

@@ -10,6 +10,14 @@
 //   commit_monotonic   : a replica's commit index never decreases, not even
 //                        across a restart below what it had made durable
 //   apply_order        : committed entries arrive contiguous, after the snapshot
+//   contract           : a committed entry handed to apply is durable locally
+//   convergence        : at the end, every member's map equals the ledger's replay
+//   acknowledged_write_lost: at the end, every acknowledged write's entry is
+//                        in the ledger and in the final leader's log
+//
+// Every check takes plain observations (or a core read through its public
+// introspection), so sim_checker_test can feed each one a crafted bad and good
+// observation directly.
 //
 // The ledger is the global record of committed entries: the first replica
 // applying (or leader committing) an index defines it; every later sighting
@@ -25,6 +33,7 @@
 
 #include "cluster/raft/raft.hpp"
 #include "cluster/raft/types.hpp"
+#include "tests/sim/linearizability.hpp"
 #include "tests/sim/sim_kv.hpp"
 
 namespace velocity::sim {
@@ -53,6 +62,35 @@ class safety_checker {
   // Pairwise log matching over the replicas' in-memory logs (not cheap: called
   // periodically and at the end).
   void check_log_matching(const std::vector<const raft::raft*>& cores, int64_t now_us);
+
+  // Before node `node`, whose application has applied `applied` and whose log
+  // is durable up to `durable_last_index`, applies committed entry `e`:
+  // apply_order (e is the next index), contract (e is durable, ready contract
+  // step 4) and state_machine_safety (a normal entry is a client command).
+  // False (and a violation) if `e` must not be applied.
+  bool check_apply(raft::node_id node, raft::index_t applied, raft::index_t durable_last_index,
+                   const raft::entry& e, int64_t now_us);
+
+  // A snapshot restored by `node` (from the leader, or from its disk at a
+  // restart) at `index` must hold the ledger's replay up to `index`: a wrong
+  // snapshot may otherwise hide until a later write of the same key masks it.
+  // False (and a `snapshot` violation) if it differs.
+  bool check_snapshot(raft::node_id node, raft::index_t index, const kv_map& map,
+                      int64_t now_us);
+
+  // End of a run, every member has applied `commit`: each map in `maps` (by
+  // node) must equal the ledger's replay up to `commit`. False on a violation.
+  bool check_convergence(const std::map<raft::node_id, const kv_map*>& maps,
+                         raft::index_t commit, int64_t now_us);
+
+  // End of a run: every acknowledged write or successful CAS (history index ->
+  // the entry its client was told about) must be committed as that entry: in
+  // the ledger at or below `commit` with its term, and, where the final
+  // leader's log still holds the index, there with its term too (a committed
+  // entry overwritten after everyone applied it shows only there).
+  void check_acknowledged(const std::map<size_t, raft::entry_id>& acknowledged,
+                          const std::vector<operation>& history, const raft::raft& final_leader,
+                          raft::index_t commit, int64_t now_us);
 
   // The map every replica should hold after applying the ledger up to `index`;
   // nullopt (and a violation) if the ledger has a hole below it.

@@ -75,8 +75,10 @@ void sim_cluster::dispatch(event& e) {
       return;
     case event_kind::crash:
       if (sim_node* n = find(e.node);
-          n && n->up() && n->incarnation() == e.incarnation && phase_ == phase::chaos)
+          n && n->up() && n->incarnation() == e.incarnation && phase_ == phase::chaos) {
+        ++result_.stats.new_leader_crashes;
         crash_node(*n, true);
+      }
       return;
     case event_kind::restart:
       if (sim_node* n = find(e.node); n && !n->up() && !n->decommissioned) start_node(*n);
@@ -136,6 +138,9 @@ void sim_cluster::on_node_event(sim_node& n, event& e) {
       // A partition that began while the message was in flight drops it.
       if (network_.blocked(e.message.from, e.message.to)) return;
       if (tracing()) trace("recv " + raft::describe(e.message));
+      if (e.message.type == raft::message_type::snapshot_chunk && e.message.snap_done &&
+          e.message.snap_offset > 0)
+        ++result_.stats.snapshot_multi_chunk;
       n.core().step(e.message);
       break;
     case event_kind::persist_done: {
@@ -213,6 +218,7 @@ void sim_cluster::start_node(sim_node& n) {
         std::to_string(n.incarnation()) + ", commit " + std::to_string(loaded_commit) +
         ", snapshot " + std::to_string(n.applied()) + ")");
   checker_.observe_restart(n.id(), loaded_commit, n.durable_commit_floor(), now_us_);
+  if (n.applied() > 0) checker_.check_snapshot(n.id(), n.applied(), n.state(), now_us_);
   event tick;
   tick.kind = event_kind::tick;
   tick.node = n.id();

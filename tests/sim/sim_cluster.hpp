@@ -37,6 +37,34 @@
 
 namespace velocity::sim {
 
+// How often each fault and each interesting path actually happened in a run,
+// so a fault that never fires (a hole that would hide bugs) shows up in
+// `velocity-sim --seeds N --stats`. Counting never draws a random number, so
+// it does not change any seed's decisions.
+struct sim_stats {
+  uint64_t crashes = 0;             // nemesis crashes (restart later)
+  uint64_t new_leader_crashes = 0;  // a node crashed soon after it became leader
+  uint64_t partitions = 0;          // nemesis turns that blocked links (not heals)
+  uint64_t clogs = 0;               // nemesis turns that clogged at least one link
+  uint64_t pauses = 0;
+  uint64_t conf_changes_proposed = 0;
+  uint64_t conf_changes_applied = 0;  // distinct committed conf-change indexes
+  uint64_t transfers_started = 0;     // transfer_leadership accepted
+  uint64_t snapshot_installs = 0;     // a follower restored a leader's snapshot
+  uint64_t snapshot_multi_chunk = 0;  // last chunk delivered at an offset > 0
+  uint64_t lease_reads = 0;           // reads served through read_mode::lease
+  uint64_t read_index_reads = 0;      // reads served through read_mode::safe
+  uint64_t writes_ok = 0;
+  uint64_t cas_ok = 0;
+  uint64_t cas_failed = 0;  // a CAS applied without effect (expected value differed)
+
+  sim_stats& operator+=(const sim_stats& other);
+  // 1 for every field that is not 0 (summed over runs: the seeds where it fired).
+  sim_stats fired() const;
+  // "crashes=3 new_leader_crashes=1 ..." in the order of the fields.
+  std::string describe() const;
+};
+
 // What a run found. `summary` is one line; `violations` empty means it passed.
 struct sim_result {
   uint64_t seed = 0;
@@ -51,6 +79,7 @@ struct sim_result {
   size_t ops_completed = 0;
   size_t ops_unknown = 0;
   bool linearizability_gave_up = false;
+  sim_stats stats;
 
   bool ok() const { return violations.empty(); }
   std::string summary() const;
@@ -142,7 +171,6 @@ class sim_cluster {
   void on_heal_check();
   void final_checks();
   void check_convergence(const std::vector<raft::node_id>& final_members, raft::index_t commit);
-  void check_acknowledged(raft::index_t commit);
   bool stopped() const;
 
   sim_options options_;
@@ -160,6 +188,7 @@ class sim_cluster {
   raft::node_id next_node_id_ = 1;
   phase phase_ = phase::chaos;
   int64_t heal_start_us_ = 0;
+  raft::index_t conf_change_counted_ = 0;  // highest conf-change index in stats
   std::optional<std::pair<raft::node_id, raft::entry_id>> probe_;  // the healing entry
   bool probe_applied_ = false;
   sim_result result_;

@@ -84,6 +84,7 @@ void sim_cluster::nemesis_partition() {
   sim_node* l = leader();
   if (params_.deposed_leader && l != nullptr && rng_.chance_percent(deposed_leader_isolate_percent)) {
     isolate(l->id(), ids);
+    ++result_.stats.partitions;
     trace("nemesis: leader cut off: " + network_.describe());
     return;
   }
@@ -114,6 +115,7 @@ void sim_cluster::nemesis_partition() {
       }
     }
   }
+  ++result_.stats.partitions;
   trace("nemesis: " + network_.describe());
 }
 
@@ -127,6 +129,7 @@ void sim_cluster::isolate(raft::node_id target, const std::vector<raft::node_id>
 void sim_cluster::nemesis_crash() {
   const raft::node_id target = pick_target();
   if (target == raft::no_node) return;
+  ++result_.stats.crashes;
   crash_node(*find(target), true);
 }
 
@@ -136,6 +139,7 @@ void sim_cluster::nemesis_pause() {
   sim_node& n = *find(target);
   if (n.paused) return;
   n.paused = true;
+  ++result_.stats.pauses;
   trace("nemesis: node " + std::to_string(target) + " paused");
   event resume;
   resume.kind = event_kind::resume;
@@ -149,13 +153,16 @@ void sim_cluster::nemesis_clog() {
   const raft::node_id target = pick_target();
   if (ids.size() < 2 || target == raft::no_node) return;
   const int64_t until_us = now_us_ + rng_.uniform(50'000, 1'000'000);
+  bool clogged = true;
   if (rng_.chance_percent(50)) {
     for (raft::node_id id : ids)
       if (id != target) network_.clog(target, id, until_us);
   } else {
     const raft::node_id other = rng_.pick(ids);
     if (other != target) network_.clog(target, other, until_us);
+    else clogged = false;  // drew itself: nothing clogged this turn
   }
+  if (clogged) ++result_.stats.clogs;
   trace("nemesis: " + network_.describe());
 }
 
@@ -168,6 +175,7 @@ void sim_cluster::nemesis_transfer() {
   if (voters.empty()) return;
   const raft::node_id target = rng_.pick(voters);
   const status started = l->core().transfer_leadership(target);
+  if (started.ok()) ++result_.stats.transfers_started;
   trace("nemesis: transfer leadership " + std::to_string(l->id()) + " -> " +
         std::to_string(target) + ": " + (started.ok() ? "started" : started.to_string()));
   observe(*l);
@@ -199,6 +207,7 @@ void sim_cluster::nemesis_membership() {
       << (proposed.ok() ? "proposed as " + std::to_string(proposed->index)
                         : proposed.error().to_string());
   trace(out.str());
+  if (proposed.ok()) ++result_.stats.conf_changes_proposed;
   if (proposed.ok() && change.type == raft::conf_change::kind::add_learner) {
     // The new node starts empty and learns everything from the leader.
     ++next_node_id_;

@@ -53,10 +53,13 @@ void sim_cluster::finish_ready(sim_node& n, raft::ready& rd) {
   if (rd.snap && rd.snapshot_from_leader) {
     trace("node " + std::to_string(n.id()) + " restores snapshot at " +
           std::to_string(rd.snap->meta.index));
+    ++result_.stats.snapshot_installs;
     if (!n.restore(*rd.snap))
       checker_.report("snapshot", "node " + std::to_string(n.id()) +
                                       " got snapshot data that is not an encoded map",
                       now_us_);
+    else
+      checker_.check_snapshot(n.id(), rd.snap->meta.index, n.state(), now_us_);
   }
   apply_committed(n, rd);
   for (const raft::read_state& rs : rd.read_states) {
@@ -81,30 +84,14 @@ void sim_cluster::finish_ready(sim_node& n, raft::ready& rd) {
 
 void sim_cluster::apply_committed(sim_node& n, const raft::ready& rd) {
   for (const raft::entry& e : rd.committed) {
-    if (e.index != n.applied() + 1) {
-      std::ostringstream out;
-      out << "node " << n.id() << " was given entry " << e.index << " to apply after "
-          << n.applied();
-      checker_.report("apply_order", out.str(), now_us_);
-      return;
-    }
-    if (e.index > n.durable_last_index()) {
-      checker_.report("contract", "node " + std::to_string(n.id()) + " was given entry " +
-                                      std::to_string(e.index) + " to apply, but its durable log " +
-                                      "ends at " + std::to_string(n.durable_last_index()),
-                      now_us_);
-      return;
-    }
-    if (e.kind == raft::entry_kind::normal && !e.data.empty() && !decode_command(e.data)) {
-      checker_.report("state_machine_safety", "node " + std::to_string(n.id()) +
-                                                  " applies an entry that no client wrote: " +
-                                                  entry_text(e),
-                      now_us_);
-      return;
-    }
+    if (!checker_.check_apply(n.id(), n.applied(), n.durable_last_index(), e, now_us_)) return;
     const bool effect = n.apply(e);
     if (tracing()) trace("node " + std::to_string(n.id()) + " applies " + entry_text(e));
     checker_.observe_apply(n.id(), e, now_us_);
+    if (e.kind == raft::entry_kind::conf_change && e.index > conf_change_counted_) {
+      conf_change_counted_ = e.index;
+      ++result_.stats.conf_changes_applied;
+    }
     if (e.kind == raft::entry_kind::conf_change) {
       const auto change = raft::decode_conf_change(e.data);
       if (change.ok() && change->type == raft::conf_change::kind::remove_node) {
@@ -132,6 +119,9 @@ void sim_cluster::complete_proposals(sim_node& n, const raft::entry& e, bool eff
     const client_state& c = workload_.client(p.client);
     if (!c.busy || c.op_seq != p.op_seq) continue;
     if (p.id.term == e.term) {
+      const bool cas = workload_.op(c.op).type == operation::kind::cas;
+      if (!cas) ++result_.stats.writes_ok;
+      else ++(effect ? result_.stats.cas_ok : result_.stats.cas_failed);
       workload_.complete_write(p.client, now_us_, effect, p.id);
       trace("client " + std::to_string(p.client) + " done: entry " + std::to_string(e.index) +
             (effect ? " took effect" : " had no effect"));
@@ -153,6 +143,7 @@ void sim_cluster::serve_reads(sim_node& n) {
     }
     const client_state& c = workload_.client(read.client);
     if (c.busy && c.op_seq == read.op_seq) {
+      ++(c.lease_read ? result_.stats.lease_reads : result_.stats.read_index_reads);
       const auto value = n.state().find(read.key);
       std::optional<std::string> result;
       if (value != n.state().end()) result = value->second;
