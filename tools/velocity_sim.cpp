@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
   }
   if (stats) {
     std::cout << "stats total " << totals.sum.describe() << '\n'
-              << "stats seeds " << totals.seeds_fired.describe() << '\n';
+              << "stats seeds " << totals.seeds_fired.describe() << '\n'
+              << "stats seeds without a completed operation: "
+              << seeds - totals.seeds_fired.ops_completed << '\n';
   }
   return failed.empty() ? 0 : 1;
 }

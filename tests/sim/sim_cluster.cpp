@@ -141,6 +141,7 @@ void sim_cluster::on_node_event(sim_node& n, event& e) {
       if (e.message.type == raft::message_type::snapshot_chunk && e.message.snap_done &&
           e.message.snap_offset > 0)
         ++result_.stats.snapshot_multi_chunk;
+      if (e.message.type == raft::message_type::timeout_now) ++result_.stats.timeout_now_delivered;
       n.core().step(e.message);
       break;
     case event_kind::persist_done: {
@@ -233,6 +234,7 @@ void sim_cluster::start_node(sim_node& n) {
 void sim_cluster::crash_node(sim_node& n, bool restart_later) {
   trace("node " + std::to_string(n.id()) + " crashes");
   give_up_at(n);
+  if (n.in_flight) ++result_.stats.crashes_mid_fsync;
   n.crash();
   deferred_.erase(n.id());
   ++result_.crashes;

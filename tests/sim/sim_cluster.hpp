@@ -44,12 +44,14 @@ namespace velocity::sim {
 struct sim_stats {
   uint64_t crashes = 0;             // nemesis crashes (restart later)
   uint64_t new_leader_crashes = 0;  // a node crashed soon after it became leader
+  uint64_t crashes_mid_fsync = 0;   // crashes (any kind) while a ready awaited its sync
   uint64_t partitions = 0;          // nemesis turns that blocked links (not heals)
   uint64_t clogs = 0;               // nemesis turns that clogged at least one link
   uint64_t pauses = 0;
   uint64_t conf_changes_proposed = 0;
   uint64_t conf_changes_applied = 0;  // distinct committed conf-change indexes
   uint64_t transfers_started = 0;     // transfer_leadership accepted
+  uint64_t timeout_now_delivered = 0; // a transfer target got its timeout_now
   uint64_t snapshot_installs = 0;     // a follower restored a leader's snapshot
   uint64_t snapshot_multi_chunk = 0;  // last chunk delivered at an offset > 0
   uint64_t lease_reads = 0;           // reads served through read_mode::lease
@@ -57,6 +59,7 @@ struct sim_stats {
   uint64_t writes_ok = 0;
   uint64_t cas_ok = 0;
   uint64_t cas_failed = 0;  // a CAS applied without effect (expected value differed)
+  uint64_t ops_completed = 0;  // any operation whose client saw the outcome
 
   sim_stats& operator+=(const sim_stats& other);
   // 1 for every field that is not 0 (summed over runs: the seeds where it fired).

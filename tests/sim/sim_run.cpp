@@ -71,6 +71,7 @@ sim_result sim_cluster::run() {
   result_.history = workload_.history();
   result_.leaders = checker_.leaders_elected();
   for (const operation& op : result_.history) (op.completed ? result_.ops_completed : result_.ops_unknown)++;
+  result_.stats.ops_completed = result_.ops_completed;
   std::ostringstream state;
   for (const auto& [id, n] : nodes_) {
     if (n->decommissioned) continue;
@@ -214,12 +215,14 @@ std::string sim_result::summary() const {
 sim_stats& sim_stats::operator+=(const sim_stats& other) {
   crashes += other.crashes;
   new_leader_crashes += other.new_leader_crashes;
+  crashes_mid_fsync += other.crashes_mid_fsync;
   partitions += other.partitions;
   clogs += other.clogs;
   pauses += other.pauses;
   conf_changes_proposed += other.conf_changes_proposed;
   conf_changes_applied += other.conf_changes_applied;
   transfers_started += other.transfers_started;
+  timeout_now_delivered += other.timeout_now_delivered;
   snapshot_installs += other.snapshot_installs;
   snapshot_multi_chunk += other.snapshot_multi_chunk;
   lease_reads += other.lease_reads;
@@ -227,6 +230,7 @@ sim_stats& sim_stats::operator+=(const sim_stats& other) {
   writes_ok += other.writes_ok;
   cas_ok += other.cas_ok;
   cas_failed += other.cas_failed;
+  ops_completed += other.ops_completed;
   return *this;
 }
 
@@ -235,12 +239,14 @@ sim_stats sim_stats::fired() const {
   sim_stats f;
   f.crashes = one(crashes);
   f.new_leader_crashes = one(new_leader_crashes);
+  f.crashes_mid_fsync = one(crashes_mid_fsync);
   f.partitions = one(partitions);
   f.clogs = one(clogs);
   f.pauses = one(pauses);
   f.conf_changes_proposed = one(conf_changes_proposed);
   f.conf_changes_applied = one(conf_changes_applied);
   f.transfers_started = one(transfers_started);
+  f.timeout_now_delivered = one(timeout_now_delivered);
   f.snapshot_installs = one(snapshot_installs);
   f.snapshot_multi_chunk = one(snapshot_multi_chunk);
   f.lease_reads = one(lease_reads);
@@ -248,19 +254,30 @@ sim_stats sim_stats::fired() const {
   f.writes_ok = one(writes_ok);
   f.cas_ok = one(cas_ok);
   f.cas_failed = one(cas_failed);
+  f.ops_completed = one(ops_completed);
   return f;
 }
 
 std::string sim_stats::describe() const {
   std::ostringstream out;
-  out << "crashes=" << crashes << " new_leader_crashes=" << new_leader_crashes
-      << " partitions=" << partitions << " clogs=" << clogs << " pauses=" << pauses
-      << " conf_changes_proposed=" << conf_changes_proposed
-      << " conf_changes_applied=" << conf_changes_applied
-      << " transfers_started=" << transfers_started << " snapshot_installs=" << snapshot_installs
-      << " snapshot_multi_chunk=" << snapshot_multi_chunk << " lease_reads=" << lease_reads
-      << " read_index_reads=" << read_index_reads << " writes_ok=" << writes_ok
-      << " cas_ok=" << cas_ok << " cas_failed=" << cas_failed;
+  out << "crashes=" << crashes;
+  out << " new_leader_crashes=" << new_leader_crashes;
+  out << " crashes_mid_fsync=" << crashes_mid_fsync;
+  out << " partitions=" << partitions;
+  out << " clogs=" << clogs;
+  out << " pauses=" << pauses;
+  out << " conf_changes_proposed=" << conf_changes_proposed;
+  out << " conf_changes_applied=" << conf_changes_applied;
+  out << " transfers_started=" << transfers_started;
+  out << " timeout_now_delivered=" << timeout_now_delivered;
+  out << " snapshot_installs=" << snapshot_installs;
+  out << " snapshot_multi_chunk=" << snapshot_multi_chunk;
+  out << " lease_reads=" << lease_reads;
+  out << " read_index_reads=" << read_index_reads;
+  out << " writes_ok=" << writes_ok;
+  out << " cas_ok=" << cas_ok;
+  out << " cas_failed=" << cas_failed;
+  out << " ops_completed=" << ops_completed;
   return out.str();
 }
 
