@@ -139,7 +139,8 @@ void safety_checker::check_log_matching(const std::vector<const raft::raft*>& co
 }
 
 bool safety_checker::check_apply(raft::node_id node, raft::index_t applied,
-                                 raft::index_t durable_last_index, const raft::entry& e,
+                                 raft::index_t durable_last_index,
+                                 std::optional<raft::term_t> durable_term, const raft::entry& e,
                                  int64_t now_us) {
   const std::string who = "node " + std::to_string(node);
   if (e.index != applied + 1) {
@@ -152,6 +153,13 @@ bool safety_checker::check_apply(raft::node_id node, raft::index_t applied,
     report("contract", who + " was given entry " + std::to_string(e.index) +
                            " to apply, but its durable log ends at " +
                            std::to_string(durable_last_index),
+           now_us);
+    return false;
+  }
+  if (durable_term != e.term) {
+    report("contract", who + " was given entry " + entry_text(e) + " to apply, but its synced " +
+                           "log holds " + (durable_term ? "term " + std::to_string(*durable_term)
+                                                        : std::string{"nothing"}) + " there",
            now_us);
     return false;
   }

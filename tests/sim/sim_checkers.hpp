@@ -63,13 +63,15 @@ class safety_checker {
   // periodically and at the end).
   void check_log_matching(const std::vector<const raft::raft*>& cores, int64_t now_us);
 
-  // Before node `node`, whose application has applied `applied` and whose log
-  // is durable up to `durable_last_index`, applies committed entry `e`:
-  // apply_order (e is the next index), contract (e is durable, ready contract
-  // step 4) and state_machine_safety (a normal entry is a client command).
-  // False (and a violation) if `e` must not be applied.
+  // Before node `node`, whose application has applied `applied`, whose log
+  // is durable up to `durable_last_index` and holds a synced entry of term
+  // `durable_term` at e.index (nullopt: none), applies committed entry `e`:
+  // apply_order (e is the next index), contract (e itself is durable, ready
+  // contract step 4) and state_machine_safety (a normal entry is a client
+  // command). False (and a violation) if `e` must not be applied.
   bool check_apply(raft::node_id node, raft::index_t applied, raft::index_t durable_last_index,
-                   const raft::entry& e, int64_t now_us);
+                   std::optional<raft::term_t> durable_term, const raft::entry& e,
+                   int64_t now_us);
 
   // A snapshot restored by `node` (from the leader, or from its disk at a
   // restart) at `index` must hold the ledger's replay up to `index`: a wrong

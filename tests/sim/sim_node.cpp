@@ -22,6 +22,9 @@ status sim_node::bootstrap(const raft::durable_state& initial) {
   rd.must_sync = true;
   written_commit_ = initial.hard.commit;
   durable_commit_floor_ = initial.hard.commit;
+  written_terms_.clear();
+  for (const raft::entry& e : initial.entries) written_terms_[e.index] = e.term;
+  durable_terms_ = written_terms_;
   return store_->persist(rd);
 }
 
@@ -38,6 +41,9 @@ status sim_node::start(uint64_t random_seed, raft::index_t* loaded_commit) {
   written_commit_ = state.hard.commit;
   written_last_index_ = state.snap.meta.index + state.entries.size();
   durable_last_index_ = written_last_index_;
+  written_terms_.clear();
+  for (const raft::entry& e : state.entries) written_terms_[e.index] = e.term;
+  durable_terms_ = written_terms_;
   raft::config cfg = config_;
   cfg.random_seed = random_seed;
   core_ = std::make_unique<raft::raft>(cfg, std::move(state), applied_);
@@ -70,6 +76,21 @@ void sim_node::write(const raft::ready& rd) {
   // their first index and append (the order of step 2).
   if (rd.snap && rd.snapshot_from_leader) written_last_index_ = rd.snap->meta.index;
   if (!rd.entries.empty()) written_last_index_ = rd.entries.back().index;
+  if (rd.snap) {
+    // A leader's snapshot replaces the log; a local compaction drops its prefix.
+    if (rd.snapshot_from_leader) written_terms_.clear();
+    else written_terms_.erase(written_terms_.begin(), written_terms_.upper_bound(rd.snap->meta.index));
+  }
+  if (!rd.entries.empty()) {
+    written_terms_.erase(written_terms_.lower_bound(rd.entries.front().index), written_terms_.end());
+    for (const raft::entry& e : rd.entries) written_terms_[e.index] = e.term;
+  }
+}
+
+std::optional<raft::term_t> sim_node::durable_term_at(raft::index_t index) const {
+  const auto it = durable_terms_.find(index);
+  if (it == durable_terms_.end()) return std::nullopt;
+  return it->second;
 }
 
 void sim_node::sync() {
@@ -77,6 +98,7 @@ void sim_node::sync() {
   VELOCITY_CHECK(synced.ok());
   durable_commit_floor_ = written_commit_;
   durable_last_index_ = written_last_index_;
+  durable_terms_ = written_terms_;
 }
 
 bool sim_node::restore(const raft::snapshot& snap) {

@@ -11,8 +11,10 @@
 // Invariants: core_ is set iff up(); applied_ is the application's applied
 // index (snapshot index after a restart); durable_commit_floor_ is the commit
 // of the last hard state known synced, so a restart must load at least it;
-// durable_last_index_ is the last log index known synced (ready contract step
-// 4: every committed entry handed to apply must be at or below it).
+// durable_last_index_ is the last log index known synced and durable_terms_
+// the term of every log entry known synced (ready contract step 4: every
+// committed entry handed to apply must be durable as that very entry, not
+// only at its index: an unsynced overwrite of a longer log is not durable).
 #pragma once
 
 #include <cstdint>
@@ -84,6 +86,8 @@ class sim_node {
   const kv_map& state() const { return kv_; }
   raft::index_t durable_commit_floor() const { return durable_commit_floor_; }
   raft::index_t durable_last_index() const { return durable_last_index_; }
+  // The term of the synced log entry at `index`; nullopt if none is synced there.
+  std::optional<raft::term_t> durable_term_at(raft::index_t index) const;
 
   // Set by the cluster.
   bool paused = false;
@@ -108,6 +112,8 @@ class sim_node {
   raft::index_t durable_commit_floor_ = 0;
   raft::index_t written_last_index_ = 0;
   raft::index_t durable_last_index_ = 0;
+  std::map<raft::index_t, raft::term_t> written_terms_;  // the written log, synced or not
+  std::map<raft::index_t, raft::term_t> durable_terms_;  // the log as of the last sync
 };
 
 }  // namespace velocity::sim

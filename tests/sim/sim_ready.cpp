@@ -84,7 +84,9 @@ void sim_cluster::finish_ready(sim_node& n, raft::ready& rd) {
 
 void sim_cluster::apply_committed(sim_node& n, const raft::ready& rd) {
   for (const raft::entry& e : rd.committed) {
-    if (!checker_.check_apply(n.id(), n.applied(), n.durable_last_index(), e, now_us_)) return;
+    if (!checker_.check_apply(n.id(), n.applied(), n.durable_last_index(),
+                              n.durable_term_at(e.index), e, now_us_))
+      return;
     const bool effect = n.apply(e);
     if (tracing()) trace("node " + std::to_string(n.id()) + " applies " + entry_text(e));
     checker_.observe_apply(n.id(), e, now_us_);
