@@ -52,6 +52,7 @@ void sim_cluster::on_client_request(event& e) {
       refused(e.client, n, started);
       return;
     }
+    if (mode == raft::read_mode::lease && n.core().lease_valid()) note_lease_read(n);
     n.reads.emplace(request, pending_read{e.client, e.op_seq, op.key, std::nullopt});
     return;
   }
@@ -119,6 +120,19 @@ void sim_cluster::finish_op(size_t client) {
   wake.client = client;
   wake.time_us = now_us_ + rng_.uniform(0, think_us_max);
   schedule(std::move(wake));
+}
+
+void sim_cluster::note_lease_read(sim_node& n) {
+  for (const auto& [id, other] : nodes_) {
+    if (id == n.id() || !other->up()) continue;
+    if (other->core().current_role() != raft::role::leader) continue;
+    if (other->core().term() <= n.core().term()) continue;
+    ++result_.stats.lease_reads_deposed;
+    trace("node " + std::to_string(n.id()) + " grants a lease read in term " +
+          std::to_string(n.core().term()) + " while node " + std::to_string(id) +
+          " leads in term " + std::to_string(other->core().term()));
+    return;
+  }
 }
 
 }  // namespace velocity::sim

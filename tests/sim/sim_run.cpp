@@ -226,6 +226,7 @@ sim_stats& sim_stats::operator+=(const sim_stats& other) {
   snapshot_installs += other.snapshot_installs;
   snapshot_multi_chunk += other.snapshot_multi_chunk;
   lease_reads += other.lease_reads;
+  lease_reads_deposed += other.lease_reads_deposed;
   read_index_reads += other.read_index_reads;
   writes_ok += other.writes_ok;
   cas_ok += other.cas_ok;
@@ -250,6 +251,7 @@ sim_stats sim_stats::fired() const {
   f.snapshot_installs = one(snapshot_installs);
   f.snapshot_multi_chunk = one(snapshot_multi_chunk);
   f.lease_reads = one(lease_reads);
+  f.lease_reads_deposed = one(lease_reads_deposed);
   f.read_index_reads = one(read_index_reads);
   f.writes_ok = one(writes_ok);
   f.cas_ok = one(cas_ok);
@@ -273,6 +275,7 @@ std::string sim_stats::describe() const {
   out << " snapshot_installs=" << snapshot_installs;
   out << " snapshot_multi_chunk=" << snapshot_multi_chunk;
   out << " lease_reads=" << lease_reads;
+  out << " lease_reads_deposed=" << lease_reads_deposed;
   out << " read_index_reads=" << read_index_reads;
   out << " writes_ok=" << writes_ok;
   out << " cas_ok=" << cas_ok;
