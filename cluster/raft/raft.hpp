@@ -38,6 +38,12 @@
 // confirming heartbeat: a follower's own election timer may start up to one
 // of its ticks before it sees that heartbeat, and the one tick of margin
 // covers it (tests/raft raft_review checks the bound at the allowed rates).
+// A process stall (GC, swap, a paused VM, a slow disk blocking the thread) is
+// a tick rate of zero and breaks the assumption: THE SHELL MUST DERIVE TICKS
+// FROM A MONOTONIC CLOCK AND DELIVER EVERY ELAPSED TICK BEFORE IT CALLS
+// read_index(..., read_mode::lease), or a leader resuming from a stall serves
+// a lease that expired while it slept (the simulator counts such reads as
+// lease_reads_deposed: its pause model replays held events in their order).
 #pragma once
 
 #include <cstdint>
