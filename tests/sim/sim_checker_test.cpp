@@ -312,3 +312,18 @@ CAF_TEST(acknowledged write lost fails for an acknowledged entry missing from th
   lost.check_acknowledged(acknowledged, history, *overwritten, 2, 1);
   CAF_CHECK(reports_only(lost, "acknowledged_write_lost"));
 }
+
+CAF_TEST(lease read deposed fails for a lease read granted while a newer term has a leader) {
+  safety_checker bad;
+  CAF_CHECK(!bad.check_lease_read(4, 7, 3, 10, 1));
+  CAF_CHECK(reports_only(bad, "lease_read_deposed"));
+  CAF_REQUIRE_EQUAL(bad.violations().size(), 1u);
+  const std::string detail = bad.violations().front().detail;
+  CAF_CHECK(detail.find("term 7") != std::string::npos);
+  CAF_CHECK(detail.find("node 3") != std::string::npos);
+  safety_checker good;
+  CAF_CHECK(good.check_lease_read(4, 7, raft::no_node, 0, 1));  // no other leader
+  CAF_CHECK(good.check_lease_read(4, 7, 3, 6, 2));  // an older leader not yet deposed
+  CAF_CHECK(good.check_lease_read(4, 7, 3, 7, 3));  // same term (election_safety's job)
+  CAF_CHECK(!good.failed());
+}

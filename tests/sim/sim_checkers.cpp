@@ -27,6 +27,18 @@ void safety_checker::report(std::string property, std::string detail, int64_t no
   violations_.push_back({std::move(property), std::move(detail), now_us});
 }
 
+bool safety_checker::check_lease_read(raft::node_id node, raft::term_t term,
+                                      raft::node_id newer_leader, raft::term_t newer_term,
+                                      int64_t now_us) {
+  if (newer_term <= term) return true;
+  report("lease_read_deposed", "node " + std::to_string(node) + " granted a lease read in term " +
+                                   std::to_string(term) + " while node " +
+                                   std::to_string(newer_leader) + " led in term " +
+                                   std::to_string(newer_term),
+         now_us);
+  return false;
+}
+
 void safety_checker::observe_leader(const raft::raft& core, int64_t now_us) {
   if (core.current_role() != raft::role::leader) return;
   const raft::term_t term = core.term();

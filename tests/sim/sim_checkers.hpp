@@ -14,6 +14,7 @@
 //   convergence        : at the end, every member's map equals the ledger's replay
 //   acknowledged_write_lost: at the end, every acknowledged write's entry is
 //                        in the ledger and in the final leader's log
+//   lease_read_deposed : no lease read is granted while a newer term's leader exists
 //
 // Every check takes plain observations (or a core read through its public
 // introspection), so sim_checker_test can feed each one a crafted bad and good
@@ -58,6 +59,13 @@ class safety_checker {
   void observe_restart(raft::node_id node, raft::index_t loaded_commit,
                        raft::index_t durable_floor, int64_t now_us);
   void report(std::string property, std::string detail, int64_t now_us);
+
+  // Node `node` granted a lease read in term `term` while `newer_leader`
+  // (no_node: none) led in `newer_term`: a lease must expire before a newer
+  // term's leader exists (raft.hpp clock assumption). False (and a
+  // lease_read_deposed violation) if newer_term > term.
+  bool check_lease_read(raft::node_id node, raft::term_t term, raft::node_id newer_leader,
+                        raft::term_t newer_term, int64_t now_us);
 
   // Pairwise log matching over the replicas' in-memory logs (not cheap: called
   // periodically and at the end).

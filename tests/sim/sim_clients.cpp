@@ -47,6 +47,15 @@ void sim_cluster::on_client_request(event& e) {
   if (op.type == operation::kind::read) {
     const uint64_t request = next_request_++;
     const auto mode = c.lease_read ? raft::read_mode::lease : raft::read_mode::safe;
+    // raft.hpp: every elapsed tick before a lease read (a resumed node's held
+    // ticks would otherwise come after this read).
+    if (mode == raft::read_mode::lease) {
+      const uint64_t caught_up = n.catch_up_ticks(now_us_);
+      result_.stats.ticks_caught_up += caught_up;
+      if (caught_up > 0 && tracing())
+        trace("node " + std::to_string(n.id()) + " catches up " + std::to_string(caught_up) +
+              " ticks before a lease read");
+    }
     const status started = n.core().read_index(request, mode);
     if (!started.ok()) {
       refused(e.client, n, started);
@@ -123,16 +132,21 @@ void sim_cluster::finish_op(size_t client) {
 }
 
 void sim_cluster::note_lease_read(sim_node& n) {
+  raft::node_id newer_leader = raft::no_node;
+  raft::term_t newer_term = 0;
   for (const auto& [id, other] : nodes_) {
     if (id == n.id() || !other->up()) continue;
     if (other->core().current_role() != raft::role::leader) continue;
-    if (other->core().term() <= n.core().term()) continue;
-    ++result_.stats.lease_reads_deposed;
-    trace("node " + std::to_string(n.id()) + " grants a lease read in term " +
-          std::to_string(n.core().term()) + " while node " + std::to_string(id) +
-          " leads in term " + std::to_string(other->core().term()));
-    return;
+    if (other->core().term() <= newer_term) continue;
+    newer_leader = id;
+    newer_term = other->core().term();
   }
+  if (checker_.check_lease_read(n.id(), n.core().term(), newer_leader, newer_term, now_us_))
+    return;
+  ++result_.stats.lease_reads_deposed;
+  trace("node " + std::to_string(n.id()) + " grants a lease read in term " +
+        std::to_string(n.core().term()) + " while node " + std::to_string(newer_leader) +
+        " leads in term " + std::to_string(newer_term));
 }
 
 }  // namespace velocity::sim

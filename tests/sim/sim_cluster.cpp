@@ -5,8 +5,10 @@
 // Thread safety: none (one run).
 // Invariant: every node-bound event of a paused node is held in deferred_ and
 // replayed in its original order on resume, so a pause delays ticks and
-// messages but never drops them (the node's clock keeps counting: the lease
-// assumption of raft.hpp holds across a pause).
+// messages but never drops them. Each node's tick clock keeps counting across
+// a pause (sim_node::next_tick_us); before a lease read the node receives
+// every tick its clock says has elapsed (raft.hpp: the shell must), and the
+// tick events this caught up are no-ops, so every tick arrives exactly once.
 #include "tests/sim/sim_cluster.hpp"
 
 #include <algorithm>
@@ -132,7 +134,8 @@ void sim_cluster::dispatch_to_node(event& e) {
 void sim_cluster::on_node_event(sim_node& n, event& e) {
   switch (e.kind) {
     case event_kind::tick:
-      n.core().tick();
+      // e.time_us is the tick's time on the node's clock, also when held.
+      if (!n.deliver_tick(e.time_us)) return;
       break;
     case event_kind::deliver:
       // A partition that began while the message was in flight drops it.
@@ -225,6 +228,7 @@ void sim_cluster::start_node(sim_node& n) {
   tick.node = n.id();
   tick.incarnation = n.incarnation();
   tick.time_us = now_us_ + rng_.uniform(1, n.tick_period_us());
+  n.start_clock(tick.time_us);
   schedule(std::move(tick));
   observe(n);
   drive(n);

@@ -56,6 +56,7 @@ struct sim_stats {
   uint64_t snapshot_multi_chunk = 0;  // last chunk delivered at an offset > 0
   uint64_t lease_reads = 0;           // reads served through read_mode::lease
   uint64_t lease_reads_deposed = 0;   // granted on a lease while a higher-term leader existed
+  uint64_t ticks_caught_up = 0;       // elapsed ticks delivered before a lease read
   uint64_t read_index_reads = 0;      // reads served through read_mode::safe
   uint64_t writes_ok = 0;
   uint64_t cas_ok = 0;
@@ -158,8 +159,8 @@ class sim_cluster {
   void refused(size_t client, sim_node& n, const status& why);
   void give_up_at(sim_node& n);
   void finish_op(size_t client);
-  // Counts a read granted on `n`'s lease while another node already leads in
-  // a higher term (the lease promise broken, or a pause replaying an old clock).
+  // Checks a read granted on `n`'s lease: no other node may already lead in a
+  // higher term (lease_read_deposed; counted in stats too).
   void note_lease_read(sim_node& n);
 
   // Faults (sim_nemesis.cpp).

@@ -54,6 +54,30 @@ status sim_node::start(uint64_t random_seed, raft::index_t* loaded_commit) {
   return status{};
 }
 
+void sim_node::start_clock(int64_t first_tick_us) {
+  first_tick_us_ = first_tick_us;
+  ticks_delivered_ = 0;
+}
+
+bool sim_node::deliver_tick(int64_t tick_us) {
+  if (tick_us < next_tick_us()) return false;  // caught up before a lease read
+  // Tick events come in clock order, so a later one never skips a tick.
+  VELOCITY_CHECK(tick_us == next_tick_us());
+  core_->tick();
+  ++ticks_delivered_;
+  return true;
+}
+
+uint64_t sim_node::catch_up_ticks(int64_t now_us) {
+  uint64_t delivered = 0;
+  while (next_tick_us() <= now_us) {
+    core_->tick();
+    ++ticks_delivered_;
+    ++delivered;
+  }
+  return delivered;
+}
+
 void sim_node::crash() {
   core_.reset();
   engine_->simulate_crash();

@@ -15,6 +15,9 @@
 // the term of every log entry known synced (ready contract step 4: every
 // committed entry handed to apply must be durable as that very entry, not
 // only at its index: an unsynced overwrite of a longer log is not durable).
+// Tick clock: an incarnation's ticks fall at first_tick_us + k * tick period;
+// ticks_delivered_ of them have reached the core, always in order and each
+// exactly once (the next one due is at next_tick_us()).
 #pragma once
 
 #include <cstdint>
@@ -76,6 +79,20 @@ class sim_node {
   // CAS may fail; conf changes and no-ops return true).
   bool apply(const raft::entry& e);
 
+  // The tick clock of this incarnation (raft.hpp: the shell derives ticks from
+  // a monotonic clock). start_clock is called once per incarnation with the
+  // time of its first tick.
+  void start_clock(int64_t first_tick_us);
+  // The virtual time of the next tick the core has not yet received.
+  int64_t next_tick_us() const { return first_tick_us_ + ticks_delivered_ * tick_period_us_; }
+  // Delivers the clock's tick at `tick_us` unless it was already delivered
+  // (caught up); false for a tick already delivered.
+  bool deliver_tick(int64_t tick_us);
+  // Delivers every tick due at or before `now_us` that the core has not yet
+  // received; returns how many.
+  uint64_t catch_up_ticks(int64_t now_us);
+  int64_t ticks_delivered() const { return ticks_delivered_; }
+
   raft::raft& core() { return *core_; }
   const raft::raft& core() const { return *core_; }
   bool up() const { return core_ != nullptr; }
@@ -108,6 +125,8 @@ class sim_node {
   kv_map kv_;
   raft::index_t applied_ = 0;
   uint64_t incarnation_ = 0;
+  int64_t first_tick_us_ = 0;
+  int64_t ticks_delivered_ = 0;  // this incarnation
   raft::index_t written_commit_ = 0;
   raft::index_t durable_commit_floor_ = 0;
   raft::index_t written_last_index_ = 0;

@@ -60,6 +60,21 @@ CAF_TEST(two hundred consecutive seeds pass every safety liveness and linearizab
   CAF_CHECK(ops > ci_seeds);  // the workload did real work
 }
 
+// Seed 190 (decisions version 3) had node 4 resume from a pause and grant a
+// lease read in term 7 while another node led term 10: the held read came
+// before its held ticks. Now the node first receives every elapsed tick.
+CAF_TEST(a node resumed from a pause receives its elapsed ticks before a lease read) {
+  sim_options options;
+  options.seed = 190;
+  const sim_result result = run_seed(options);
+  if (!result.ok()) CAF_MESSAGE(result.params << '\n' << result.summary());
+  CAF_CHECK(result.ok());
+  CAF_CHECK(result.stats.pauses > 0);
+  CAF_CHECK(result.stats.lease_reads > 0);
+  CAF_CHECK(result.stats.ticks_caught_up > 0);
+  CAF_CHECK_EQUAL(result.stats.lease_reads_deposed, 0u);
+}
+
 #undef CAF_SUITE
 #define CAF_SUITE sim_replay
 
