@@ -42,8 +42,8 @@
 // a tick rate of zero and breaks the assumption: THE SHELL MUST DERIVE TICKS
 // FROM A MONOTONIC CLOCK AND DELIVER EVERY ELAPSED TICK BEFORE IT CALLS
 // read_index(..., read_mode::lease), or a leader resuming from a stall serves
-// a lease that expired while it slept (the simulator counts such reads as
-// lease_reads_deposed: its pause model replays held events in their order).
+// a lease that expired while it slept (the simulator's shell does this
+// catch-up, and its lease_read_deposed checker fails a run otherwise).
 #pragma once
 
 #include <cstdint>
