@@ -134,9 +134,10 @@ bool has_room(const connection_state& st, const transport_options& options) {
 // empties it before the round ends) is lost: the socket is never read again,
 // and a client keeping in_flight_per_connection_max requests in flight
 // stalls until its timeout (a trigger then halt in one round likewise leaves
-// a reader registered that a later trigger cannot restart). Hence at most one switch is unconfirmed: after a
-// halt or trigger we post a switched_atom through the multiplexer, which runs
-// in a later round, and decide again only when it arrives.
+// a reader registered that a later trigger cannot restart). Hence at most one
+// switch is unconfirmed: after a halt or trigger we post a switched_atom
+// through the multiplexer, which runs in a later round, and decide again only
+// when it arrives.
 void update_reading(connection_broker* self, caf::io::connection_handle hdl,
                     const transport_options& options) {
   auto& st = self->state;
