@@ -37,6 +37,7 @@
 #include <string>
 #include <utility>
 
+#include "cluster/raft/raft_impl.hpp"  // well_formed
 #include "protocols/check.hpp"
 #include "storage/keys.hpp"
 
@@ -210,27 +211,6 @@ status_or<std::string_view> unseal(std::string_view key, std::string_view value,
   return in.rest();
 }
 
-// Strictly increasing, no id 0: sorted and duplicate-free as types.hpp requires.
-bool strictly_increasing_ids(const std::vector<node_id>& ids) {
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] == no_node || (i > 0 && ids[i - 1] >= ids[i])) return false;
-  }
-  return true;
-}
-
-bool valid_membership(const membership& conf) {
-  if (!strictly_increasing_ids(conf.voters) || !strictly_increasing_ids(conf.learners))
-    return false;
-  size_t v = 0;
-  size_t l = 0;
-  while (v < conf.voters.size() && l < conf.learners.size()) {  // merge walk: disjoint?
-    if (conf.voters[v] == conf.learners[l]) return false;
-    if (conf.voters[v] < conf.learners[l]) ++v;
-    else ++l;
-  }
-  return true;
-}
-
 bool read_ids(reader& in, std::vector<node_id>& out) {
   uint32_t count = 0;
   if (!in.read_u32(count)) return false;
@@ -266,7 +246,7 @@ status_or<snapshot> decode_snapshot(std::string_view key, std::string_view value
   if (!in.read_u64(snap.meta.index) || !in.read_u64(snap.meta.term) ||
       !read_ids(in, snap.meta.conf.voters) || !read_ids(in, snap.meta.conf.learners))
     return corrupt(key_name, "snapshot value is truncated");
-  if (!valid_membership(snap.meta.conf))
+  if (!well_formed(snap.meta.conf))
     return corrupt(key_name, "snapshot membership is not sorted, unique and disjoint");
   if ((snap.meta.index == 0) != (snap.meta.term == 0))
     return corrupt(key_name, "snapshot index " + std::to_string(snap.meta.index) +
@@ -405,7 +385,7 @@ void log_store::stage(const ready& rd, write_batch& batch) const {
   const std::string prefix = keys::shard_prefix(group_);
   if (rd.snap) {
     const snapshot_meta& meta = rd.snap->meta;
-    VELOCITY_CHECK(valid_membership(meta.conf));
+    VELOCITY_CHECK(well_formed(meta.conf));
     const std::string key = state_key(group_, snap_suffix);
     batch.put(column::raft_state, key, encode_snapshot_value(key, *rd.snap));
     // A leader's snapshot replaces the whole log (entries above it may
