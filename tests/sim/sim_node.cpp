@@ -96,18 +96,19 @@ void sim_node::write(const raft::ready& rd) {
   const status written = engine_->write(batch, write_options{.sync = false});
   VELOCITY_CHECK(written.ok());  // the memory engine does not fail
   if (rd.hard) written_commit_ = rd.hard->commit;
-  // A leader's snapshot replaces the whole log; entries then truncate from
-  // their first index and append (the order of step 2).
-  if (rd.snap && rd.snapshot_from_leader) written_last_index_ = rd.snap->meta.index;
-  if (!rd.entries.empty()) written_last_index_ = rd.entries.back().index;
-  if (rd.snap) {
-    // A leader's snapshot replaces the log; a local compaction drops its prefix.
-    if (rd.snapshot_from_leader) written_terms_.clear();
-    else written_terms_.erase(written_terms_.begin(), written_terms_.upper_bound(rd.snap->meta.index));
+  // The order of step 2: a leader's snapshot replaces the whole log, a local
+  // compaction drops its prefix; entries then truncate from their first index
+  // and append.
+  if (rd.snap && rd.snapshot_from_leader) {
+    written_terms_.clear();
+    written_last_index_ = rd.snap->meta.index;
+  } else if (rd.snap) {
+    written_terms_.erase(written_terms_.begin(), written_terms_.upper_bound(rd.snap->meta.index));
   }
   if (!rd.entries.empty()) {
     written_terms_.erase(written_terms_.lower_bound(rd.entries.front().index), written_terms_.end());
     for (const raft::entry& e : rd.entries) written_terms_[e.index] = e.term;
+    written_last_index_ = rd.entries.back().index;
   }
 }
 
