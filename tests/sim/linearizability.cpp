@@ -167,7 +167,7 @@ bool is_producer(const key_operation& op) {
 
 // Why `op` does not fit in `state` (only called when apply() said so).
 std::string misfit_reason(const key_operation& op, const std::string& state_text) {
-  if (op.source->type == operation::kind::cas && op.source->completed && !op.source->ok)
+  if (is_failed_cas(op))
     return "a failed cas needs the register to differ from " + quote(op.source->expected) +
            ", but it holds " + state_text;
   return "the register holds " + state_text;
