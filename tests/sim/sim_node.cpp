@@ -106,7 +106,8 @@ void sim_node::write(const raft::ready& rd) {
     written_terms_.erase(written_terms_.begin(), written_terms_.upper_bound(rd.snap->meta.index));
   }
   if (!rd.entries.empty()) {
-    written_terms_.erase(written_terms_.lower_bound(rd.entries.front().index), written_terms_.end());
+    const auto first = written_terms_.lower_bound(rd.entries.front().index);
+    written_terms_.erase(first, written_terms_.end());
     for (const raft::entry& e : rd.entries) written_terms_[e.index] = e.term;
     written_last_index_ = rd.entries.back().index;
   }
