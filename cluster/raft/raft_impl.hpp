@@ -73,6 +73,7 @@ class raft::impl {
   void handle_append_response(const message& m);
   index_t retry_next_for(const message& m) const;
   bool maybe_commit();
+  uint64_t quorum_value(uint64_t self_value, uint64_t progress::*field) const;
   void commit_advanced(index_t old_commit);
   void commit_to(index_t index);
   void handle_heartbeat(const message& m);

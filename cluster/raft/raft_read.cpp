@@ -59,20 +59,7 @@ status raft::impl::read_index(uint64_t request_id, read_mode mode) {
 
 void raft::impl::release_reads() {
   if (role_ != role::leader) return;
-  const auto& voters = log_.conf().voters;
-  if (voters.empty()) return;
-  std::vector<uint64_t> acks;
-  acks.reserve(voters.size());
-  for (node_id v : voters) {
-    if (v == cfg_.id) {
-      acks.push_back(context_);
-      continue;
-    }
-    auto it = progress_.find(v);
-    acks.push_back(it == progress_.end() ? 0 : it->second.acked_context);
-  }
-  std::sort(acks.begin(), acks.end(), std::greater<>());
-  uint64_t confirmed = acks[log_.conf().quorum() - 1];
+  uint64_t confirmed = quorum_value(context_, &progress::acked_context);
   if (confirmed == 0) return;
   if (auto it = round_send_tick_.find(confirmed); it != round_send_tick_.end()) {
     // The lease runs from when the confirmed heartbeat was sent, not from

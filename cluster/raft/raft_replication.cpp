@@ -232,21 +232,28 @@ void raft::impl::handle_append_response(const message& m) {
   send_append(m.from, pr, false);
 }
 
-bool raft::impl::maybe_commit() {
+// The highest value that a quorum of voters has reached: the leader counts
+// with self_value, each other voter with its progress `field` (0 without
+// progress). 0 when there are no voters. Shared by commit and ReadIndex.
+uint64_t raft::impl::quorum_value(uint64_t self_value, uint64_t progress::*field) const {
   const auto& voters = log_.conf().voters;
-  if (voters.empty()) return false;
-  std::vector<index_t> matches;
-  matches.reserve(voters.size());
+  if (voters.empty()) return 0;
+  std::vector<uint64_t> values;
+  values.reserve(voters.size());
   for (node_id v : voters) {
     if (v == cfg_.id) {
-      matches.push_back(log_.stable_index());
+      values.push_back(self_value);
       continue;
     }
     auto it = progress_.find(v);
-    matches.push_back(it == progress_.end() ? 0 : it->second.match);
+    values.push_back(it == progress_.end() ? 0 : it->second.*field);
   }
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  index_t candidate = matches[log_.conf().quorum() - 1];
+  std::sort(values.begin(), values.end(), std::greater<>());
+  return values[log_.conf().quorum() - 1];
+}
+
+bool raft::impl::maybe_commit() {
+  index_t candidate = quorum_value(log_.stable_index(), &progress::match);
   if (candidate <= commit_) return false;
   // Paper 5.4.2 (figure 8): only an entry of the current term commits by
   // counting replicas; earlier ones commit with it.
