@@ -8,7 +8,6 @@
 // Invariants: on the leader, progress_ has exactly the members other than
 // itself; a leader that removed itself steps down once the removal commits.
 #include "cluster/raft/raft_impl.hpp"
-#include "protocols/check.hpp"
 
 namespace velocity::raft {
 
