@@ -37,7 +37,6 @@
 #include <string>
 #include <utility>
 
-#include "cluster/raft/raft_impl.hpp"  // well_formed
 #include "protocols/check.hpp"
 #include "storage/keys.hpp"
 

@@ -34,11 +34,6 @@ inline constexpr size_t read_rounds_max = 1024;
 // arithmetic on a node elected later can never wrap.
 inline constexpr index_t index_accepted_max = index_t{1} << 62;
 
-// True for sorted, duplicate-free id lists without node 0 where no node is
-// both voter and learner (what apply_conf_change produces). Membership from
-// the network is checked with it: lookups bisect the lists.
-bool well_formed(const membership& conf);
-
 class raft::impl {
  public:
   impl(const config& cfg, durable_state state, index_t applied);

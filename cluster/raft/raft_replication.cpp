@@ -174,18 +174,6 @@ void raft::impl::maybe_adopt_initial_conf(const message& m) {
   snap_pending_ = true;  // persist the membership with the (empty) snapshot
 }
 
-bool well_formed(const membership& conf) {
-  auto valid = [](const std::vector<node_id>& ids) {
-    return std::is_sorted(ids.begin(), ids.end()) &&
-           std::adjacent_find(ids.begin(), ids.end()) == ids.end() &&
-           std::find(ids.begin(), ids.end(), no_node) == ids.end();
-  };
-  if (!valid(conf.voters) || !valid(conf.learners)) return false;
-  for (node_id l : conf.learners)
-    if (conf.is_voter(l)) return false;
-  return true;
-}
-
 void raft::impl::commit_to(index_t index) {
   if (index <= commit_) return;
   VELOCITY_CHECK_LE(index, log_.last_index());

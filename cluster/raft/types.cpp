@@ -52,6 +52,18 @@ bool membership::is_voter(node_id id) const { return sorted_contains(voters, id)
 
 bool membership::is_learner(node_id id) const { return sorted_contains(learners, id); }
 
+bool well_formed(const membership& conf) {
+  auto valid = [](const std::vector<node_id>& ids) {
+    return std::is_sorted(ids.begin(), ids.end()) &&
+           std::adjacent_find(ids.begin(), ids.end()) == ids.end() &&
+           std::find(ids.begin(), ids.end(), no_node) == ids.end();
+  };
+  if (!valid(conf.voters) || !valid(conf.learners)) return false;
+  for (node_id l : conf.learners)
+    if (conf.is_voter(l)) return false;
+  return true;
+}
+
 std::string encode_conf_change(const conf_change& change) {
   std::string out(conf_change_bytes, '\0');
   out[0] = static_cast<char>(conf_change_version);

@@ -82,6 +82,11 @@ struct membership {
   friend bool operator==(const membership&, const membership&) = default;
 };
 
+// True for sorted, duplicate-free id lists without node 0 where no node is
+// both voter and learner (what apply_conf_change produces). Membership read
+// from the network or a disk is checked with it: lookups bisect the lists.
+bool well_formed(const membership& conf);
+
 // One server at a time (thesis section 4.1 and 4.2.1): a new server joins as a
 // learner, catches up, then is promoted; removal takes a voter or learner out.
 struct conf_change {
@@ -296,7 +301,8 @@ struct config {
 
 // ok, or invalid_argument naming the bad field (id 0, zero ticks, lease too
 // long or 1, election_ticks above election_ticks_limit...).
-inline constexpr uint32_t election_ticks_limit = 1u << 20;  // the randomized timeout stays far from overflow
+// Far below where the randomized timeout (up to 2 * election_ticks) could overflow.
+inline constexpr uint32_t election_ticks_limit = 1u << 20;
 status validate(const config& c);
 
 }  // namespace velocity::raft
