@@ -310,6 +310,8 @@ void route_command(router_pointer self, client_promise promise, client_request& 
     auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
     auto plan = plan_route(cmd, info.parts, partition, shard_count);
     if (!plan.ok()) return finish(self, promise, error_response(id, plan.error()));
+    // The shard checks the partition value against the document it names.
+    set_command_partition(cmd, partition);
     run_plan(self, promise, id, std::move(cmd), info, plan.value(), timeout_ms);
   };
   with_collection(self, name, timeout_ms, std::move(next));

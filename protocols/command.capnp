@@ -93,6 +93,11 @@ struct Command {
     alterSchema @39 :Value;
     dropSchema @40 :Text;     # collection name
   }
+  # The partition value of get, update, delete, compareAndSwap, list, count and
+  # claim (docs/data-model.md, "Partitions"). Set by the node from
+  # ClientRequest.partition; a client's value here is overwritten.
+  hasPartition @41 :Bool;
+  partition @42 :Value;
 }
 
 struct Reply {

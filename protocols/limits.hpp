@@ -26,6 +26,9 @@ inline constexpr size_t id_bytes_max = 256;
 inline constexpr size_t field_name_bytes_max = 256;
 inline constexpr size_t collection_name_bytes_max = 128;
 inline constexpr size_t index_name_bytes_max = 128;
+// A document's partition value, key-encoded: it travels in the document's key
+// and in each of its index keys (storage/keys.hpp, document_name).
+inline constexpr size_t partition_value_bytes_max = 1024;
 
 // Schema shape.
 inline constexpr size_t schema_fields_max = 1024;

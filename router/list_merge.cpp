@@ -72,10 +72,12 @@ status_or<shard_list_position> decode_position(byte_reader& in) {
 
 // The engine key of doc in this list without its shard prefix: documents sort
 // by it in every shard, and the shard's cursor is built from it.
-std::string list_key(const cmd::list& c, const index_spec* index, const document& doc) {
+std::string list_key(const cmd::list& c, const collection_schema& schema, const index_spec* index,
+                     const document& doc) {
   const size_t shard_bytes = keys::shard_prefix(0).size();
-  if (index == nullptr) return keys::document_key(0, c.collection, doc.id).substr(shard_bytes);
-  return keys::index_key(0, c.collection, index->name, index_values(*index, doc.fields), doc.id)
+  const std::string name = keys::document_name(schema, doc.id, doc.fields);
+  if (index == nullptr) return keys::document_key(0, c.collection, name).substr(shard_bytes);
+  return keys::index_key(0, c.collection, index->name, index_values(*index, doc.fields), name)
       .substr(shard_bytes);
 }
 
@@ -102,13 +104,15 @@ bool before(const cmd::list& c, const std::string& a, const std::string& b) {
 
 // Every page's keys, checked to be strictly in the list's order (a shard that
 // answers out of order would make the merge repeat or skip documents).
-status_or<std::vector<std::vector<std::string>>> page_keys(const cmd::list& c, const index_spec* index,
+status_or<std::vector<std::vector<std::string>>> page_keys(const cmd::list& c,
+                                                           const collection_schema& schema,
+                                                           const index_spec* index,
                                                            const list_fan_out& fan_out,
                                                            const std::vector<reply>& pages) {
   std::vector<std::vector<std::string>> out(pages.size());
   for (size_t i = 0; i < pages.size(); ++i) {
     for (const document& doc : pages[i].docs) {
-      std::string key = list_key(c, index, doc);
+      std::string key = list_key(c, schema, index, doc);
       if (!out[i].empty() && !before(c, out[i].back(), key)) {
         return status{error_code::internal, "shard " + std::to_string(fan_out.requests[i].shard) +
                                                 " answered a list page out of order"};
@@ -215,7 +219,7 @@ status_or<std::string> shard_cursor_after(const cmd::list& c, const collection_s
                                           const document& doc) {
   auto index = list_index(c, schema);
   if (!index.ok()) return index.error();
-  return cursor_from_key(c, list_key(c, *index, doc));
+  return cursor_from_key(c, list_key(c, schema, *index, doc));
 }
 
 reply merge_list_pages(const cmd::list& c, const collection_schema& schema, const list_fan_out& fan_out,
@@ -226,7 +230,7 @@ reply merge_list_pages(const cmd::list& c, const collection_schema& schema, cons
   }
   auto index = list_index(c, schema);
   if (!index.ok()) return failure(index.error());
-  auto keys_or = page_keys(c, *index, fan_out, pages);
+  auto keys_or = page_keys(c, schema, *index, fan_out, pages);
   if (!keys_or.ok()) return failure(keys_or.error());
   const auto& keys = keys_or.value();
   // A heap of the pages with documents left, ordered by each page's next

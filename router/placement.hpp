@@ -93,9 +93,11 @@ struct route_plan {
 //                     value; an insert without an id (generate it first).
 // With shard_count 1 every accepted plan is {single, 0}.
 // List, count and claim with a partition value but a range that does not pin
-// the partition key go to that value's shard only: the reply then covers every
-// document of that shard (that partition and any other hashed there), never a
-// document of another shard.
+// the partition key go to that value's shard only, and the router passes the
+// value on (cmd::*::partition): the shard then answers with that partition's
+// documents only, never those of another partition hashed to the same shard.
+// Get, update, delete and CAS carry it too: a document is named by (partition
+// value, id), so a wrong partition value finds nothing (storage/commands.hpp).
 // REQUIRES: 0 < shard_count <= shard_count_max; p.collection names the command's collection.
 status_or<route_plan> plan_route(const command& c, const partitioning& p,
                                  const std::optional<value>& partition, uint32_t shard_count);

@@ -65,6 +65,13 @@ struct collection_schema {
   const index_spec* find_index(std::string_view name) const;
 };
 
+// The partition value of a document of this collection with these fields: the
+// partition key field, else the schema's default for it, else null (an absent
+// field indexes as null). For a collection partitioned by id: the id, as a
+// string. router/placement.hpp places documents by this value.
+value partition_value(const collection_schema& schema, std::string_view id,
+                      const value_map& fields);
+
 // One broken rule: which field, which rule ("required", "type", "unknown_field",
 // "too_deep", ...), and a sentence for humans.
 struct violation {

@@ -338,7 +338,7 @@ status_or<command> read_schema_command(wire::Command::Reader in, int64_t time_ns
   return command{cmd::alter_schema{std::move(schema).value(), time_ns}};
 }
 
-status_or<command> read_command_body(wire::Command::Reader in) {
+status_or<command> read_command_union(wire::Command::Reader in) {
   int64_t time_ns = in.getTimeNs();
   switch (in.which()) {
     case wire::Command::INSERT: return read_insert(in.getInsert(), time_ns);
@@ -365,6 +365,15 @@ status_or<command> read_command_body(wire::Command::Reader in) {
   }
   return invalid("unsupported command (union member " +
                  std::to_string(static_cast<unsigned>(in.which())) + ")");
+}
+
+status_or<command> read_command_body(wire::Command::Reader in) {
+  auto c = read_command_union(in);
+  if (!c.ok() || !in.getHasPartition()) return c;
+  auto partition = read_field_value("partition", in.getPartition());
+  if (!partition.ok()) return partition.error();
+  set_command_partition(c.value(), partition.value());
+  return c;
 }
 
 // ---- replies ----
@@ -471,7 +480,15 @@ status_or<Result> decode_flat(std::string_view bytes, const char* what, uint64_t
 
 void write_command(const command& c, wire::Command::Builder out) {
   out.setTimeNs(command_time_ns(c));
-  std::visit([&](const auto& body) { write_body(body, out); }, c);
+  std::visit(
+      [&](const auto& body) {
+        write_body(body, out);
+        if constexpr (requires { body.partition; }) {
+          out.setHasPartition(body.partition.has_value());
+          if (body.partition) write_value(*body.partition, out.initPartition());
+        }
+      },
+      c);
 }
 
 status_or<command> read_command(wire::Command::Reader in) {
@@ -525,6 +542,14 @@ void set_command_time_ns(command& c, int64_t time_ns) {
   std::visit(
       [&](auto& body) {
         if constexpr (requires { body.time_ns; }) body.time_ns = time_ns;
+      },
+      c);
+}
+
+void set_command_partition(command& c, const std::optional<value>& partition) {
+  std::visit(
+      [&](auto& body) {
+        if constexpr (requires { body.partition; }) body.partition = partition;
       },
       c);
 }

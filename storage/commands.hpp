@@ -8,6 +8,15 @@
 // Read commands (get, list, count) do not change state and ignore the log index.
 // Every other command is a write and consumes one log index, even if it fails.
 //
+// Partitions: in a collection partitioned by a field, a document is named by
+// the pair (partition value, id); the same id may exist once per partition.
+// Commands that address a stored document by id (get, update, erase,
+// compare_and_swap) carry the partition value in `partition` (required for
+// such collections; for a collection partitioned by id it is the id, and may
+// be left empty). Insert and replace take it from their fields. List, count
+// and claim with a `partition` see only that partition's documents. The router
+// sets `partition` from the client's request; clients never set it directly.
+//
 // Thread safety: plain values.
 #pragma once
 
@@ -46,6 +55,7 @@ struct insert {
 struct get {
   std::string collection;
   std::string id;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 // RFC 7396 merge of `patch` into the stored fields.
@@ -55,6 +65,7 @@ struct update {
   value_map patch;
   std::optional<uint64_t> expected_version;
   int64_t time_ns = 0;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 struct replace {
@@ -71,6 +82,7 @@ struct erase {
   std::string id;
   std::optional<uint64_t> expected_version;
   int64_t time_ns = 0;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 // Writes only if the stored version equals expected_version (when given) AND
@@ -84,6 +96,7 @@ struct compare_and_swap {
   value_map fields;
   bool merge = true;
   int64_t time_ns = 0;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 // By id order (optionally under id_prefix) or by index order (range). At most
@@ -95,12 +108,14 @@ struct list {
   uint32_t limit = 0;
   std::string cursor;  // from a previous reply's next_cursor; empty = start
   bool descending = false;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 // The whole collection (O(1) counter) or an index range (keys-only scan).
 struct count {
   std::string collection;
   std::optional<index_range> range;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 // ColonyOS "select and assign": the first document in index order inside
@@ -111,6 +126,7 @@ struct claim {
   filter condition;
   value_map patch;
   int64_t time_ns = 0;
+  std::optional<value> partition{};  // see "Partitions" above
 };
 
 struct create_schema {

@@ -42,9 +42,32 @@ std::string collection_prefix(uint32_t shard, std::string_view collection) {
   return out;
 }
 
-std::string document_key(uint32_t shard, std::string_view collection, std::string_view id) {
+std::string document_name(std::string_view id, const value* partition) {
+  VELOCITY_CHECK(id.find('\0') == std::string_view::npos);
+  std::string out{id};
+  if (partition == nullptr) return out;
+  out.push_back('\0');
+  encode_key_part(out, *partition);
+  return out;
+}
+
+std::string document_name(const collection_schema& schema, std::string_view id,
+                          const value_map& fields) {
+  if (schema.partition_key.empty()) return document_name(id, nullptr);
+  value partition = partition_value(schema, id, fields);
+  return document_name(id, &partition);
+}
+
+std::string_view id_of_name(std::string_view name) { return name.substr(0, name.find('\0')); }
+
+std::string_view partition_of_name(std::string_view name) {
+  size_t end = name.find('\0');
+  return end == std::string_view::npos ? std::string_view{} : name.substr(end + 1);
+}
+
+std::string document_key(uint32_t shard, std::string_view collection, std::string_view name) {
   std::string out = collection_prefix(shard, collection);
-  out.append(id);
+  out.append(name);
   return out;
 }
 
@@ -66,9 +89,9 @@ std::string index_tuple_prefix(uint32_t shard, std::string_view collection,
 }
 
 std::string index_key(uint32_t shard, std::string_view collection, std::string_view index,
-                      const std::vector<value>& tuple, std::string_view id) {
+                      const std::vector<value>& tuple, std::string_view name) {
   std::string out = index_tuple_prefix(shard, collection, index, tuple);
-  out.append(id);
+  out.append(name);
   return out;
 }
 

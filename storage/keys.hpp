@@ -6,16 +6,25 @@
 // self-delimits them: "jobs" never prefixes "jobs2", so a scan of one
 // collection or index never strays into another.
 //
-//   column::documents  shard | name(collection) | id
+//   column::documents  shard | name(collection) | document name
 //                        -> encode_document(doc)
-//     The id comes last and raw: documents sort by id bytes, and an id prefix
-//     is a byte prefix (list by id prefix is one range scan).
-//   column::indexes    shard | name(collection) | name(index) | encode_key_tuple(values) | id
-//                        -> id
+//     The document name (document_name below) comes last and raw: documents
+//     sort by id bytes, and an id prefix is a byte prefix (list by id prefix
+//     is one range scan).
+//   column::indexes    shard | name(collection) | name(index) | encode_key_tuple(values)
+//                        | document name  -> document name
 //     The tuple encoding is order preserving and self-delimiting, so entries
 //     sort by (index values, id) and a tuple prefix is a byte prefix (index
-//     ranges are byte ranges). The id is the value too, so readers need not
-//     parse keys; a count is a keys-only scan.
+//     ranges are byte ranges). The document name is the value too, so readers
+//     need not parse keys; a count is a keys-only scan.
+//
+// The document name is the id in a collection partitioned by id, and
+// id | 0x00 | encode_key_part(partition value) in a collection partitioned by
+// a field, where the pair (partition value, id) names a document and one id
+// may exist once per partition (docs/data-model.md, "Partitions"). Ids never
+// contain 0x00 (the state machine refuses them), so the name still sorts by
+// id first (0x00 is the smallest byte), an id prefix is still a byte prefix,
+// and the id is the name up to its first 0x00.
 //   column::meta       shard | "applied"                  -> applied log index (u64 BE)
 //                      shard | "count" | name(collection) -> document count (u64 BE)
 //     The applied index is written in the same batch as the data it applies,
@@ -34,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "schema/schema.hpp"
 #include "schema/value.hpp"
 
 namespace velocity::keys {
@@ -47,9 +57,19 @@ std::optional<uint64_t> decode_u64(std::string_view bytes);
 
 std::string shard_prefix(uint32_t shard);
 
+// A document's name (above). partition == nullptr: the collection is
+// partitioned by id. REQUIRES: id holds no 0x00.
+std::string document_name(std::string_view id, const value* partition);
+std::string document_name(const collection_schema& schema, std::string_view id,
+                          const value_map& fields);
+// The id in a document name (up to its first 0x00).
+std::string_view id_of_name(std::string_view name);
+// The encoded partition value in a document name; empty for a name without one.
+std::string_view partition_of_name(std::string_view name);
+
 // column::documents
 std::string collection_prefix(uint32_t shard, std::string_view collection);
-std::string document_key(uint32_t shard, std::string_view collection, std::string_view id);
+std::string document_key(uint32_t shard, std::string_view collection, std::string_view name);
 
 // column::indexes
 std::string index_collection_prefix(uint32_t shard, std::string_view collection);
@@ -58,7 +78,7 @@ std::string index_prefix(uint32_t shard, std::string_view collection, std::strin
 std::string index_tuple_prefix(uint32_t shard, std::string_view collection,
                                std::string_view index, const std::vector<value>& tuple);
 std::string index_key(uint32_t shard, std::string_view collection, std::string_view index,
-                      const std::vector<value>& tuple, std::string_view id);
+                      const std::vector<value>& tuple, std::string_view name);
 
 // column::meta
 std::string applied_key(uint32_t shard);

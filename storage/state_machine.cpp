@@ -9,6 +9,7 @@
 
 #include "protocols/limits.hpp"
 #include "schema/document_codec.hpp"
+#include "schema/key_encoding.hpp"
 #include "storage/keys.hpp"
 
 namespace velocity {
@@ -189,20 +190,23 @@ status_or<const collection_schema*> state_machine::user_collection(std::string_v
 }
 
 status_or<std::optional<document>> state_machine::load_document(std::string_view collection,
-                                                                std::string_view id) {
+                                                                std::string_view name) {
   std::string bytes;
-  status got = engine_.get(column::documents, keys::document_key(shard_id_, collection, id), bytes);
+  status got =
+      engine_.get(column::documents, keys::document_key(shard_id_, collection, name), bytes);
   if (got.code() == error_code::not_found) return std::optional<document>{};
   if (!got.ok()) return got;
   auto doc = decode_document(bytes);
   if (!doc.ok()) {
-    return status{error_code::corruption, "document " + doc_name(collection, id) + ": " + doc.error().message()};
+    return status{error_code::corruption,
+                  "document " + doc_name(collection, keys::id_of_name(name)) + ": " +
+                      doc.error().message()};
   }
   return std::optional<document>{std::move(doc.value())};
 }
 
 status state_machine::check_unique(const collection_schema& schema, const index_spec& index,
-                                   const std::vector<value>& tuple, std::string_view id) {
+                                   const std::vector<value>& tuple, std::string_view name) {
   // Like SQL NULL: a key with a null (or absent) component is never a duplicate.
   for (const value& part : tuple) {
     if (part.is_null()) return {};
@@ -211,10 +215,11 @@ status state_machine::check_unique(const collection_schema& schema, const index_
   scan_options options{.lower = prefix, .upper = keys::range_end(prefix)};
   auto it = engine_.scan(column::indexes, options);
   for (; it->valid(); it->next()) {
-    if (it->value() != id) {
+    if (it->value() != name) {
       return {error_code::unique_violation,
               "unique index '" + index.name + "' of " + schema.collection + " already holds " +
-                  describe_tuple(tuple) + " for document '" + std::string{it->value()} + "'"};
+                  describe_tuple(tuple) + " for document '" +
+                  std::string{keys::id_of_name(it->value())} + "'"};
     }
   }
   return it->error();
@@ -231,11 +236,26 @@ status state_machine::stage_document(const collection_schema& schema, const docu
                                        std::to_string(bytes) + " bytes, more than the limit of " +
                                        std::to_string(limits::document_bytes_max)};
   }
+  const std::string name = keys::document_name(schema, after.id, after.fields);
+  const size_t partition_bytes = keys::partition_of_name(name).size();
+  if (partition_bytes > limits::partition_value_bytes_max) {
+    return {error_code::too_large, "partition value of " + doc_name(schema.collection, after.id) +
+                                       " encodes to " + std::to_string(partition_bytes) +
+                                       " bytes, more than " +
+                                       std::to_string(limits::partition_value_bytes_max)};
+  }
+  // Documents never change partition (the router refuses such writes too): the
+  // pair (partition value, id) is the document's name.
+  if (before != nullptr && keys::document_name(schema, before->id, before->fields) != name) {
+    return {error_code::invalid_argument,
+            "the write would change the partition key '" + schema.partition_key + "' of " +
+                doc_name(schema.collection, after.id) + "; a document never changes its partition"};
+  }
   std::vector<std::string> puts;  // in index declaration order
   std::vector<std::string> erases;
   for (const index_spec& index : schema.indexes) {
     auto tuple = index_values(index, after.fields);
-    std::string key = keys::index_key(shard_id_, schema.collection, index.name, tuple, after.id);
+    std::string key = keys::index_key(shard_id_, schema.collection, index.name, tuple, name);
     if (key.size() > limits::index_key_bytes_max) {
       return {error_code::too_large, "index '" + index.name + "' key of " +
                                          doc_name(schema.collection, after.id) + " is " +
@@ -245,27 +265,29 @@ status state_machine::stage_document(const collection_schema& schema, const docu
     if (before != nullptr) {
       auto old_tuple = index_values(index, before->fields);
       if (old_tuple == tuple) continue;  // unchanged entry: nothing to write
-      erases.push_back(keys::index_key(shard_id_, schema.collection, index.name, old_tuple, before->id));
+      erases.push_back(keys::index_key(shard_id_, schema.collection, index.name, old_tuple, name));
     }
     if (index.unique) {
-      if (status unique = check_unique(schema, index, tuple, after.id); !unique.ok()) return unique;
+      if (status unique = check_unique(schema, index, tuple, name); !unique.ok()) return unique;
     }
     puts.push_back(std::move(key));
   }
   for (const std::string& key : erases) m.batch.erase(column::indexes, key);
-  for (const std::string& key : puts) m.batch.put(column::indexes, key, after.id);
-  m.batch.put(column::documents, keys::document_key(shard_id_, schema.collection, after.id),
+  for (const std::string& key : puts) m.batch.put(column::indexes, key, name);
+  m.batch.put(column::documents, keys::document_key(shard_id_, schema.collection, name),
               encode_document(after));
   return {};
 }
 
 status state_machine::stage_erase(const collection_schema& schema, const document& before,
                                   mutation& m) {
+  const std::string name = keys::document_name(schema, before.id, before.fields);
   for (const index_spec& index : schema.indexes) {
     auto tuple = index_values(index, before.fields);
-    m.batch.erase(column::indexes, keys::index_key(shard_id_, schema.collection, index.name, tuple, before.id));
+    m.batch.erase(column::indexes,
+                  keys::index_key(shard_id_, schema.collection, index.name, tuple, name));
   }
-  m.batch.erase(column::documents, keys::document_key(shard_id_, schema.collection, before.id));
+  m.batch.erase(column::documents, keys::document_key(shard_id_, schema.collection, name));
   return stage_count_delta(schema.collection, -1, m);
 }
 
@@ -301,7 +323,13 @@ reply state_machine::do_insert(const cmd::insert& c, mutation& m) {
                                                      " bytes is longer than the limit of " +
                                                      std::to_string(limits::id_bytes_max));
   }
-  auto existing = load_document(c.collection, c.id);
+  if (c.id.find('\0') != std::string::npos) {
+    return failure(error_code::invalid_argument, "document id of insert into " + c.collection +
+                                                     " contains a NUL byte; ids never do");
+  }
+  value_map fields = c.fields;
+  apply_defaults(**schema, fields);
+  auto existing = load_document(c.collection, keys::document_name(**schema, c.id, fields));
   if (!existing.ok()) return failure(existing.error());
   if (existing->has_value()) {
     reply r = failure(error_code::already_exists, "document " + doc_name(c.collection, c.id) + " already exists");
@@ -314,8 +342,7 @@ reply state_machine::do_insert(const cmd::insert& c, mutation& m) {
   doc.created_ns = c.time_ns;
   doc.modified_ns = c.time_ns;
   doc.revision = m.log_index;
-  doc.fields = c.fields;
-  apply_defaults(**schema, doc.fields);
+  doc.fields = std::move(fields);
   if (status staged = stage_document(**schema, nullptr, doc, m); !staged.ok()) return failure(staged);
   if (status counted = stage_count_delta(c.collection, 1, m); !counted.ok()) return failure(counted);
   reply r;
@@ -337,11 +364,14 @@ reply state_machine::write_changed(const collection_schema& schema, const docume
 }
 
 std::optional<reply> state_machine::load_target(std::string_view collection, std::string_view id,
+                                                const std::optional<value>& partition,
                                                 std::optional<uint64_t> expected_version,
-                                                write_target& out) {
+                                                std::string_view op, write_target& out) {
   auto schema = user_collection(collection);
   if (!schema.ok()) return failure(schema.error());
-  auto stored = load_document(collection, id);
+  auto name = addressed_name(**schema, id, partition, op);
+  if (!name.ok()) return failure(name.error());
+  auto stored = load_document(collection, *name);
   if (!stored.ok()) return failure(stored.error());
   if (!stored->has_value()) return not_found(collection, id);
   if (expected_version && *expected_version != (*stored)->version) {
@@ -354,7 +384,8 @@ std::optional<reply> state_machine::load_target(std::string_view collection, std
 
 reply state_machine::do_update(const cmd::update& c, mutation& m) {
   write_target target;
-  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  auto ended = load_target(c.collection, c.id, c.partition, c.expected_version, "update", target);
+  if (ended) return *ended;
   const collection_schema& schema = *target.schema;
   const document& before = target.before;
   value_map fields = before.fields;
@@ -363,18 +394,24 @@ reply state_machine::do_update(const cmd::update& c, mutation& m) {
 }
 
 reply state_machine::do_replace(const cmd::replace& c, mutation& m) {
-  write_target target;
-  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
-  const collection_schema& schema = *target.schema;
-  const document& before = target.before;
+  // The replacement's own partition value names the document it replaces.
+  auto schema = user_collection(c.collection);
+  if (!schema.ok()) return failure(schema.error());
   value_map fields = c.fields;
-  apply_defaults(schema, fields);
-  return write_changed(schema, before, std::move(fields), c.time_ns, m);
+  apply_defaults(**schema, fields);
+  std::optional<value> partition;
+  if (!(*schema)->partition_key.empty()) partition = partition_value(**schema, c.id, fields);
+  write_target target;
+  auto ended = load_target(c.collection, c.id, partition, c.expected_version, "replace", target);
+  if (ended) return *ended;
+  const document& before = target.before;
+  return write_changed(**schema, before, std::move(fields), c.time_ns, m);
 }
 
 reply state_machine::do_erase(const cmd::erase& c, mutation& m) {
   write_target target;
-  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  auto ended = load_target(c.collection, c.id, c.partition, c.expected_version, "delete", target);
+  if (ended) return *ended;
   const collection_schema& schema = *target.schema;
   const document& before = target.before;
   if (status staged = stage_erase(schema, before, m); !staged.ok()) return failure(staged);
@@ -386,7 +423,9 @@ reply state_machine::do_compare_and_swap(const cmd::compare_and_swap& c, mutatio
   if (!schema.ok()) return failure(schema.error());
   if (status valid = validate_filter(c.condition); !valid.ok()) return failure(valid);
   write_target target;
-  if (auto ended = load_target(c.collection, c.id, c.expected_version, target)) return *ended;
+  auto ended =
+      load_target(c.collection, c.id, c.partition, c.expected_version, "compare_and_swap", target);
+  if (ended) return *ended;
   const document& before = target.before;
   if (!matches(c.condition, before.fields)) {
     reply r = failure(error_code::condition_failed,
@@ -428,6 +467,52 @@ status_or<state_machine::key_bounds> state_machine::index_bounds(const collectio
     bounds.upper = keys::range_end(keys::index_tuple_prefix(shard_id_, schema.collection, index->name, *range.to));
   }
   return bounds;
+}
+
+status_or<std::string> state_machine::addressed_name(const collection_schema& schema,
+                                                     std::string_view id,
+                                                     const std::optional<value>& partition,
+                                                     std::string_view op) {
+  // No document has the empty name (ids hold no NUL).
+  if (id.find('\0') != std::string_view::npos) return std::string{};
+  if (schema.partition_key.empty()) {
+    if (partition && !(partition->is_string() && partition->as_string() == id)) {
+      return status{error_code::invalid_argument,
+                    "the partition value passed with the request contradicts the document id '" +
+                        std::string{id} + "' (collection " + schema.collection +
+                        " is partitioned by id)"};
+    }
+    return keys::document_name(id, nullptr);
+  }
+  if (!partition) {
+    return status{error_code::invalid_argument,
+                  "collection " + schema.collection + " is partitioned by '" +
+                      schema.partition_key + "'; pass its value with " + std::string{op}};
+  }
+  return keys::document_name(id, &*partition);
+}
+
+std::optional<std::string> state_machine::partition_part(const collection_schema& schema,
+                                                         const std::optional<value>& partition) {
+  if (!partition) return std::nullopt;
+  if (!schema.partition_key.empty()) {
+    std::string encoded;
+    encode_key_part(encoded, *partition);
+    return encoded;
+  }
+  // By id: the partition value is the id, so it admits that one name; a value
+  // that is no string (or holds a NUL) admits none ("\0" is no document name).
+  if (!partition->is_string() || partition->as_string().find('\0') != std::string::npos) {
+    return std::string(1, '\0');
+  }
+  return partition->as_string();
+}
+
+bool state_machine::in_partition(const collection_schema& schema,
+                                 const std::optional<std::string>& part, std::string_view name) {
+  if (!part) return true;
+  if (schema.partition_key.empty()) return name == *part;
+  return keys::partition_of_name(name) == *part;
 }
 
 }  // namespace velocity

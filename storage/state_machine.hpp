@@ -84,6 +84,7 @@ class state_machine {
   reply do_get(const cmd::get& c);
   reply do_list(const cmd::list& c);
   reply do_count(const cmd::count& c);
+  reply count_partition(const collection_schema& schema, const value& partition);
 
   // Document writes (state_machine.cpp).
   reply do_insert(const cmd::insert& c, mutation& m);
@@ -111,13 +112,31 @@ class state_machine {
     document before;
   };
   // Fills `out`, or returns the reply that ends the command (unknown
-  // collection, not_found, version_conflict, engine error).
+  // collection, a missing or contradicting partition value, not_found,
+  // version_conflict, engine error). `partition` as in storage/commands.hpp.
   std::optional<reply> load_target(std::string_view collection, std::string_view id,
-                                   std::optional<uint64_t> expected_version, write_target& out);
+                                   const std::optional<value>& partition,
+                                   std::optional<uint64_t> expected_version, std::string_view op,
+                                   write_target& out);
 
-  // Loads a document; nullopt if absent.
+  // Loads a document by its name (keys::document_name); nullopt if absent.
   status_or<std::optional<document>> load_document(std::string_view collection,
-                                                   std::string_view id);
+                                                   std::string_view name);
+
+  // The name of the document a get, update, delete or CAS addresses:
+  // invalid_argument if the collection is partitioned by a field and no
+  // partition value came, or it is partitioned by id and the value is not the id.
+  static status_or<std::string> addressed_name(const collection_schema& schema, std::string_view id,
+                                               const std::optional<value>& partition,
+                                               std::string_view op);
+
+  // Which documents a list, count or claim with a partition value sees: the
+  // part of a document name (keys::document_name) that must equal `part`,
+  // where part comes from partition_part. nullopt: no partition value, all.
+  static std::optional<std::string> partition_part(const collection_schema& schema,
+                                                   const std::optional<value>& partition);
+  static bool in_partition(const collection_schema& schema, const std::optional<std::string>& part,
+                           std::string_view name);
 
   // Shared tail of update / replace / CAS / claim: bumps version and times,
   // validates, and stages the document and its index changes.
@@ -138,7 +157,7 @@ class state_machine {
 
   // unique_violation if another document holds this tuple in a unique index.
   status check_unique(const collection_schema& schema, const index_spec& index,
-                      const std::vector<value>& tuple, std::string_view id);
+                      const std::vector<value>& tuple, std::string_view name);
 
   // [lower, upper) of an index range; invalid_argument on an unknown index or
   // a prefix longer than the index.

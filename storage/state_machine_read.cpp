@@ -58,12 +58,36 @@ status resume_after(const cmd::list& c, char tag, std::string_view list_prefix,
   return {};
 }
 
+status too_many_skipped(std::string_view collection) {
+  return {error_code::overloaded,
+          "list of " + std::string{collection} + " skipped " +
+              std::to_string(limits::claim_scan_entries_max) +
+              " documents of other partitions; list by an index that starts with the partition key"};
+}
+
 }  // namespace
+
+reply state_machine::count_partition(const collection_schema& schema, const value& partition) {
+  // The collection counter covers every partition of the shard: walk the
+  // document keys (keys only) and count the names of this partition.
+  reply r;
+  const auto part = partition_part(schema, partition);
+  std::string prefix = keys::collection_prefix(shard_id_, schema.collection);
+  scan_options options{.lower = prefix, .upper = keys::range_end(prefix), .keys_only = true};
+  auto it = engine_.scan(column::documents, options);
+  for (; it->valid(); it->next()) {
+    r.count += in_partition(schema, part, it->key().substr(prefix.size())) ? 1 : 0;
+  }
+  if (status scanned = it->error(); !scanned.ok()) return read_failure(scanned);
+  return r;
+}
 
 reply state_machine::do_get(const cmd::get& c) {
   auto schema = user_collection(c.collection);
   if (!schema.ok()) return read_failure(schema.error());
-  auto stored = load_document(c.collection, c.id);
+  auto name = addressed_name(**schema, c.id, c.partition, "get");
+  if (!name.ok()) return read_failure(name.error());
+  auto stored = load_document(c.collection, *name);
   if (!stored.ok()) return read_failure(stored.error());
   if (!stored->has_value()) {
     return read_failure({error_code::not_found, "document " + c.collection + "/" + c.id + " does not exist"});
@@ -83,6 +107,10 @@ reply state_machine::do_list(const cmd::list& c) {
   }
   if (c.id_prefix && c.range) {
     return read_failure({error_code::invalid_argument, "list takes an id prefix or an index range, not both"});
+  }
+  if (c.id_prefix && c.id_prefix->find('\0') != std::string::npos) {
+    return read_failure(
+        {error_code::invalid_argument, "list id prefix contains a NUL byte; ids never do"});
   }
   const uint32_t limit = c.limit == 0 ? limits::list_limit_default : c.limit;
   const bool by_index = c.range.has_value();
@@ -111,12 +139,21 @@ reply state_machine::do_list(const cmd::list& c) {
   options.reverse = c.descending;
   reply r;
   if (options.lower >= *options.upper) return r;  // an empty range (e.g. from > to)
+  const auto part = partition_part(**schema, c.partition);
   std::string last_key;
+  size_t skipped = 0;
   auto it = engine_.scan(col, options);
   for (; it->valid(); it->next()) {
     if (r.docs.size() == limit) {
       r.next_cursor = make_cursor(tag, last_key, shard_bytes);
       break;
+    }
+    std::string_view name = by_index ? it->value() : it->key().substr(list_prefix.size());
+    if (!in_partition(**schema, part, name)) {
+      if (++skipped > limits::claim_scan_entries_max) {
+        return read_failure(too_many_skipped(c.collection));
+      }
+      continue;
     }
     if (by_index) {
       auto stored = load_document(c.collection, it->value());
@@ -142,6 +179,7 @@ reply state_machine::do_count(const cmd::count& c) {
   auto schema = user_collection(c.collection);
   if (!schema.ok()) return read_failure(schema.error());
   reply r;
+  if (!c.range && c.partition) return count_partition(**schema, *c.partition);
   if (!c.range) {
     std::string bytes;
     status got = engine_.get(column::meta, keys::count_key(shard_id_, c.collection), bytes);
@@ -155,9 +193,12 @@ reply state_machine::do_count(const cmd::count& c) {
   auto bounds = index_bounds(**schema, *c.range);
   if (!bounds.ok()) return read_failure(bounds.error());
   if (bounds->lower >= bounds->upper) return r;
-  scan_options options{.lower = bounds->lower, .upper = bounds->upper, .keys_only = true};
+  // Index entries hold the document name as their value: read it only when a
+  // partition value narrows the count.
+  const auto part = partition_part(**schema, c.partition);
+  scan_options options{.lower = bounds->lower, .upper = bounds->upper, .keys_only = !part};
   auto it = engine_.scan(column::indexes, options);
-  for (; it->valid(); it->next()) ++r.count;
+  for (; it->valid(); it->next()) r.count += in_partition(**schema, part, it->value()) ? 1 : 0;
   if (status scanned = it->error(); !scanned.ok()) return read_failure(scanned);
   return r;
 }

@@ -70,6 +70,7 @@ reply state_machine::do_claim(const cmd::claim& c, mutation& m) {
   } else if (it->error().ok()) {
     claim_hints_.remember(bounds->lower, bounds->upper);
   }
+  const auto part = partition_part(**schema, c.partition);
   size_t scanned = 0;
   for (; it->valid(); it->next()) {
     if (++scanned > limits::claim_scan_entries_max) {
@@ -78,6 +79,7 @@ reply state_machine::do_claim(const cmd::claim& c, mutation& m) {
                                  " entries of index '" + index.name + "' of " + c.collection +
                                  " without a match; narrow the range or the filter"});
     }
+    if (!in_partition(**schema, part, it->value())) continue;
     auto stored = load_document(c.collection, it->value());
     if (!stored.ok()) return schema_failure(stored.error());
     if (!stored->has_value()) {
@@ -90,7 +92,7 @@ reply state_machine::do_claim(const cmd::claim& c, mutation& m) {
     value_map fields = candidate.fields;
     merge_patch(fields, c.patch);
     std::string new_key = keys::index_key(shard_id_, c.collection, index.name,
-                                          index_values(index, fields), candidate.id);
+                                          index_values(index, fields), it->value());
     if (new_key >= bounds->lower && new_key < bounds->upper) {
       return schema_failure({error_code::invalid_argument,
                              "the claim's patch leaves the document inside the claimed range of index '" +
@@ -179,11 +181,12 @@ status state_machine::backfill_indexes(const collection_schema& schema,
   for (; it->valid(); it->next()) {
     auto doc = decode_document(it->value());
     if (!doc.ok()) return {error_code::corruption, "backfill of " + schema.collection + ": " + doc.error().message()};
+    const std::string name{it->key().substr(prefix.size())};
     for (size_t i = 0; i < added.size(); ++i) {
       const index_spec& index = *added[i];
       auto tuple = index_values(index, doc->fields);
       std::string tuple_key = keys::index_tuple_prefix(shard_id_, schema.collection, index.name, tuple);
-      std::string key = tuple_key + doc->id;
+      std::string key = tuple_key + name;
       if (key.size() > limits::index_key_bytes_max) {
         return {error_code::too_large, "index '" + index.name + "' key of " + schema.collection + "/" +
                                            doc->id + " is longer than " +
@@ -200,7 +203,7 @@ status state_machine::backfill_indexes(const collection_schema& schema,
                       "' and '" + doc->id + "'"};
         }
       }
-      m.batch.put(column::indexes, key, doc->id);
+      m.batch.put(column::indexes, key, name);
     }
   }
   return it->error();

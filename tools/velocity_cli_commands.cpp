@@ -170,7 +170,7 @@ int run_cas(client& c, const arguments& a) {
   auto condition = where_argument(a.where);
   if (!condition.ok()) return report(condition.error());
   cmd::compare_and_swap request{a.collection, a.id, a.expect_version, std::move(condition).value(),
-                                std::move(fields).value(), !a.replace, 0};
+                                std::move(fields).value(), !a.replace, 0, std::nullopt};
   return print_document(c.compare_and_swap(std::move(request)));
 }
 

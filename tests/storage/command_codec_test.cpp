@@ -29,23 +29,26 @@ namespace {
 // The command structs (storage/commands.hpp) declare no equality; compare them
 // field by field here, so a field the codec drops shows up as a difference.
 auto fields_of(const cmd::insert& c) { return std::tie(c.collection, c.id, c.fields, c.time_ns); }
-auto fields_of(const cmd::get& c) { return std::tie(c.collection, c.id); }
+auto fields_of(const cmd::get& c) { return std::tie(c.collection, c.id, c.partition); }
 auto fields_of(const cmd::update& c) {
-  return std::tie(c.collection, c.id, c.patch, c.expected_version, c.time_ns);
+  return std::tie(c.collection, c.id, c.patch, c.expected_version, c.time_ns, c.partition);
 }
 auto fields_of(const cmd::replace& c) {
   return std::tie(c.collection, c.id, c.fields, c.expected_version, c.time_ns);
 }
-auto fields_of(const cmd::erase& c) { return std::tie(c.collection, c.id, c.expected_version, c.time_ns); }
+auto fields_of(const cmd::erase& c) {
+  return std::tie(c.collection, c.id, c.expected_version, c.time_ns, c.partition);
+}
 auto fields_of(const cmd::compare_and_swap& c) {
-  return std::tie(c.collection, c.id, c.expected_version, c.condition, c.fields, c.merge, c.time_ns);
+  return std::tie(c.collection, c.id, c.expected_version, c.condition, c.fields, c.merge, c.time_ns,
+                  c.partition);
 }
 auto fields_of(const cmd::list& c) {
-  return std::tie(c.collection, c.id_prefix, c.range, c.limit, c.cursor, c.descending);
+  return std::tie(c.collection, c.id_prefix, c.range, c.limit, c.cursor, c.descending, c.partition);
 }
-auto fields_of(const cmd::count& c) { return std::tie(c.collection, c.range); }
+auto fields_of(const cmd::count& c) { return std::tie(c.collection, c.range, c.partition); }
 auto fields_of(const cmd::claim& c) {
-  return std::tie(c.collection, c.range, c.condition, c.patch, c.time_ns);
+  return std::tie(c.collection, c.range, c.condition, c.patch, c.time_ns, c.partition);
 }
 auto fields_of(const cmd::create_schema& c) { return std::tie(c.schema, c.time_ns); }
 auto fields_of(const cmd::alter_schema& c) { return std::tie(c.schema, c.time_ns); }
@@ -131,6 +134,14 @@ std::vector<command> every_command() {
   out.push_back(cmd::create_schema{sample_schema(), 7000});
   out.push_back(cmd::alter_schema{sample_schema(), 8000});
   out.push_back(cmd::drop_schema{"jobs", 9000});
+  // The partition value, on every command that carries one.
+  out.push_back(cmd::get{"jobs", "j1", value{"c1"}});
+  out.push_back(cmd::update{"jobs", "j1", {}, std::nullopt, 1, value{int64_t{7}}});
+  out.push_back(cmd::erase{"jobs", "j1", std::nullopt, 1, value{}});
+  out.push_back(cmd::compare_and_swap{"jobs", "j1", 2, filter{}, {}, true, 1, value{"c2"}});
+  out.push_back(cmd::list{"jobs", std::nullopt, std::nullopt, 0, "", false, value{"c3"}});
+  out.push_back(cmd::count{"jobs", std::nullopt, value{2.5}});
+  out.push_back(cmd::claim{"jobs", sample_range(), filter{}, {}, 1, value{"c4"}});
   return out;
 }
 

@@ -6,8 +6,9 @@ velocity_test_binary(state_machine_tests
   ${CMAKE_CURRENT_LIST_DIR}/claim_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/claim_hints_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/state_machine_schema_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/state_machine_partition_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/state_machine_replica_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine_test_support.cpp)
 target_link_libraries(state_machine_tests PRIVATE velocity_storage)
 velocity_add_suites(state_machine_tests state_machine state_machine_model claim claim_hints
-  state_machine_schema state_machine_replica)
+  state_machine_schema state_machine_partition state_machine_replica)
