@@ -127,3 +127,22 @@ CAF_TEST(an undecodable partition value is malformed) {
   CAF_CHECK(decoded.error().code() == error_code::malformed);
   CAF_CHECK(id == std::optional<uint64_t>{5});
 }
+
+// docs/protocol.md, "Frames": a frame holds exactly one message and nothing
+// after it. (Regression: bytes after the message were ignored.)
+CAF_TEST(a request or response with bytes after its message is malformed) {
+  client_request health;
+  health.request_id = 12;
+  health.body = health_request{};
+  std::optional<uint64_t> id;
+  auto padded = decode_client_request(encode_client_request(health) + std::string(8, '\0'), id);
+  CAF_REQUIRE(!padded.ok());
+  CAF_CHECK(padded.error().code() == error_code::malformed);
+  CAF_CHECK(padded.error().message().find("8 bytes after its message") != std::string::npos);
+  CAF_CHECK(id == std::optional<uint64_t>{12});
+  client_response response;
+  response.request_id = 12;
+  auto padded_response = decode_client_response(encode_client_response(response) + std::string(16, '\0'));
+  CAF_REQUIRE(!padded_response.ok());
+  CAF_CHECK(padded_response.error().code() == error_code::malformed);
+}

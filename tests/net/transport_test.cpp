@@ -334,3 +334,22 @@ CAF_TEST(a frame without a readable request id closes after the requests before 
   CAF_CHECK(s.closed_by_server());
   CAF_CHECK_EQUAL(f.seen(), 1u);
 }
+
+// docs/protocol.md: a frame holds exactly one message and nothing after it.
+CAF_TEST(a frame with bytes after its message gets malformed under its id and the connection stays) {
+  fixture f;
+  raw_socket s{f.transport.port};
+  std::string frame;
+  append_frame(frame, encode_client_request(get_request(4, "x")) + std::string(8, '\0'));
+  CAF_REQUIRE(s.send_bytes(frame));
+  auto response = s.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 4u);
+  CAF_CHECK(response->result.st.code() == error_code::malformed);
+  CAF_CHECK_EQUAL(f.seen(), 0u);
+  CAF_REQUIRE(s.send_request(get_request(5, "y")));
+  response = s.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 5u);
+  CAF_CHECK(response->result.ok());
+}
