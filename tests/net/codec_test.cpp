@@ -8,6 +8,7 @@
 
 #include "actors/transport.hpp"
 #include "protocols/client.capnp.h"
+#include "protocols/limits.hpp"
 
 using namespace velocity;
 
@@ -145,4 +146,18 @@ CAF_TEST(a request or response with bytes after its message is malformed) {
   auto padded_response = decode_client_response(encode_client_response(response) + std::string(16, '\0'));
   CAF_REQUIRE(!padded_response.ok());
   CAF_CHECK(padded_response.error().code() == error_code::malformed);
+}
+
+// docs/protocol.md, "Limits": the wire gives the same code as the JSON edge.
+CAF_TEST(a request whose value nests deeper than the limit is too_large under its id) {
+  value deep{int64_t{1}};
+  for (size_t i = 0; i <= limits::nesting_depth_max; ++i) deep = value{value_list{std::move(deep)}};
+  client_request request;
+  request.request_id = 3;
+  request.body = command{cmd::insert{"jobs", "x", value_map{{"v", deep}}, 0}};
+  std::optional<uint64_t> id;
+  auto decoded = decode_client_request(encode_client_request(request), id);
+  CAF_REQUIRE(!decoded.ok());
+  CAF_CHECK(decoded.error().code() == error_code::too_large);
+  CAF_CHECK(id == std::optional<uint64_t>{3});
 }
