@@ -51,6 +51,7 @@ constexpr auto good_client_pause = 5ms;
 constexpr size_t pipelined_requests_max = 100000;
 constexpr auto pipeline_send_time_max = 3s;
 constexpr auto pipeline_stall_max = 300ms;
+constexpr int send_buffer_bytes_fixed = 64 << 10;
 constexpr size_t nesting_levels_too_deep = 80;
 constexpr size_t string_bytes_too_large = 2 << 20;
 constexpr uint32_t graceful_exit_wait_ms = 10000;
@@ -250,6 +251,12 @@ void check_bad_requests_answered(uint16_t port) {
 // pushes back. Returns how many frames went out.
 size_t pipeline_without_reading(int fd) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  // A fixed send buffer: autotuned up to net.ipv4.tcp_wmem's maximum (4 MiB,
+  // some 60000 of these small frames) the kernel alone could take nearly
+  // pipelined_requests_max frames, and the check below would measure it
+  // instead of the server.
+  int send_buffer_bytes = send_buffer_bytes_fixed;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof(send_buffer_bytes));
   std::string bytes;
   for (uint64_t id = 1; id <= 64; ++id)
     bytes += frame(encode_client_request(make_request(id, cmd::get{collection_name, "big"})));
