@@ -4,7 +4,9 @@
 // A connection broker turns bytes into frames (frame_decoder), frames into
 // client_request values (decode_client_request), asks the router with a
 // timeout and writes each client_response as soon as it arrives, so responses
-// leave in completion order, not request order.
+// leave in completion order, not request order. A bad length prefix or a frame
+// without a readable requestId stops reading; the requests accepted before it
+// are still answered and flushed, then the connection closes (start_draining).
 //
 // Actor safety: every broker runs on the middleman's multiplexer thread and
 // never blocks; state is touched only by its own broker.
@@ -49,6 +51,10 @@ struct connection_state {
   uint64_t unsent_bytes = 0;  // written by us, not yet on the socket
   bool reading = true;         // the last halt/trigger we issued was a trigger
   bool switch_pending = false;  // that halt/trigger is not yet applied by the multiplexer
+  // The stream is unusable (a bad length prefix, or a frame without a readable
+  // requestId): nothing more is read, the requests accepted before it finish
+  // and their responses are written, then it closes (see start_draining).
+  bool draining = false;
   bool closing = false;
   caf::error quit_reason;  // why it closes; quitting waits while switch_pending
   bool active_since_check = false;  // bytes arrived since the last idle check
@@ -142,7 +148,7 @@ void update_reading(connection_broker* self, caf::io::connection_handle hdl,
                     const transport_options& options) {
   auto& st = self->state;
   if (st.switch_pending || st.closing) return;
-  bool over = !has_room(st, options) || st.decoder.has_frame();
+  bool over = st.draining || !has_room(st, options) || st.decoder.has_frame();
   if (over == !st.reading) return;
   if (over)
     self->halt(hdl);
@@ -167,6 +173,18 @@ void close_connection(connection_broker* self, caf::error reason = caf::error{})
 void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
                   const std::shared_ptr<const shared_settings>& settings);
 
+// The stream cannot be split into frames any more (or a frame gave no request
+// id to answer under): stop reading, but answer every request accepted so far.
+// Frames decoded before the bad point stay queued and are still handed to the
+// router; frames after an unreadable one are dropped. Bounded: each request at
+// the router ends by its timeout, and once none is left a client that does not
+// read its responses is closed by the idle check.
+void start_draining(connection_broker* self, bool drop_queued_frames) {
+  auto& st = self->state;
+  st.draining = true;
+  while (drop_queued_frames && st.decoder.has_frame()) st.decoder.pop_frame();
+}
+
 void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
                   const std::shared_ptr<const shared_settings>& settings,
                   const std::string& payload) {
@@ -175,7 +193,7 @@ void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
   auto decoded = decode_client_request(payload, request_id);
   if (!decoded.ok()) {
     if (!request_id) {
-      close_connection(self);
+      start_draining(self, true);
       return;
     }
     auto response = error_response(*request_id, decoded.error().code(), decoded.error().message());
@@ -214,15 +232,13 @@ void on_bytes(connection_broker* self, caf::io::connection_handle hdl,
               const std::shared_ptr<const shared_settings>& settings,
               const std::vector<char>& bytes) {
   auto& st = self->state;
-  if (st.closing) return;
+  // While draining, bytes that arrive before the halt applies are discarded.
+  if (st.closing || st.draining) return;
   count(settings->metrics.received_bytes, bytes.size());
   auto fed = st.decoder.feed(std::string_view{bytes.data(), bytes.size()});
-  if (!fed.ok() && !st.decoder.has_frame()) {
-    // A bad length prefix: no request id to answer under, and the stream
-    // cannot be resynchronized.
-    close_connection(self);
-    return;
-  }
+  // A bad length prefix: no request id to answer under, and the stream cannot
+  // be resynchronized. The whole frames before it are kept and answered.
+  if (!fed.ok()) start_draining(self, false);
   drain_frames(self, hdl, settings);
 }
 
@@ -236,8 +252,10 @@ void drain_frames(connection_broker* self, caf::io::connection_handle hdl,
   while (!st.closing && st.decoder.has_frame() && has_room(st, options))
     handle_frame(self, hdl, settings, st.decoder.pop_frame());
   if (st.closing) return;
-  if (!st.decoder.has_frame() && !st.decoder.feed({}).ok()) {
-    close_connection(self);  // the frames before a bad prefix are done
+  // Draining is done once every accepted request is answered and every
+  // response has left our write buffer (data_transferred_msg reports it).
+  if (st.draining && !st.decoder.has_frame() && st.in_flight == 0 && st.unsent_bytes == 0) {
+    close_connection(self);
     return;
   }
   update_reading(self, hdl, options);
@@ -263,7 +281,10 @@ caf::behavior connection_impl(connection_broker* self, caf::io::connection_handl
       },
       [=](idle_atom) {
         auto& st = self->state;
-        if (!st.active_since_check && st.in_flight == 0 && !st.decoder.has_frame()) {
+        // A draining connection whose client does not read its responses
+        // (queued frames, unsent bytes) is closed here too: draining is bounded.
+        if (!st.active_since_check && st.in_flight == 0 &&
+            (!st.decoder.has_frame() || st.draining)) {
           close_connection(self);
           return;
         }

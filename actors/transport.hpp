@@ -58,7 +58,9 @@ status_or<transport_handle> start_transport(caf::actor_system& system, router_ac
 // Payloads are one Cap'n Proto message in flat-array encoding, without the
 // length prefix (protocols/framing.hpp adds and removes it). Decoding applies
 // the traversal and nesting limits of protocols/limits.hpp and catches every
-// Cap'n Proto exception: bad bytes give malformed / invalid_argument.
+// Cap'n Proto exception: bad bytes give malformed / invalid_argument, a value
+// beyond a limit too_large, and a payload with bytes after its message is
+// malformed (under its request id when that is readable).
 
 std::string encode_client_request(const client_request& request);
 // `request_id` is set as soon as the message root is readable, so a request

@@ -39,7 +39,16 @@ std::string flatten(capnp::MessageBuilder& message) {
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
-// Runs read(reader) over payload with alignment, size and exception checks.
+// A frame holds exactly one message and nothing after it (docs/protocol.md).
+status trailing_bytes_error(const char* what, size_t trailing_bytes) {
+  return status{error_code::malformed, std::string{what} + " has " +
+                                           std::to_string(trailing_bytes) +
+                                           " bytes after its message"};
+}
+
+// Runs read(reader, trailing_bytes) over payload with alignment, size and
+// exception checks; trailing_bytes counts the frame's bytes after the message
+// (read decides when to report them, e.g. after reading the request id).
 template <class Result, class Read>
 status_or<Result> with_reader(std::string_view payload, const char* what, Read read) {
   if (payload.empty() || payload.size() % word_bytes != 0)
@@ -50,7 +59,8 @@ status_or<Result> with_reader(std::string_view payload, const char* what, Read r
   kj::ArrayPtr<const capnp::word> array = message_words(payload, copy);
   try {
     capnp::FlatArrayMessageReader reader(array, reader_options(payload.size()));
-    return read(reader);
+    auto trailing_bytes = static_cast<size_t>(array.end() - reader.getEnd()) * word_bytes;
+    return read(reader, trailing_bytes);
   } catch (const kj::Exception& e) {
     return status{error_code::malformed,
                   std::string{what} + " is malformed: " + e.getDescription().cStr()};
@@ -135,9 +145,11 @@ status_or<client_request> decode_client_request(std::string_view payload,
                                                 std::optional<uint64_t>& request_id) {
   request_id.reset();
   return with_reader<client_request>(
-      payload, "request", [&](capnp::MessageReader& reader) -> status_or<client_request> {
+      payload, "request",
+      [&](capnp::MessageReader& reader, size_t trailing_bytes) -> status_or<client_request> {
         auto root = reader.getRoot<wire::ClientRequest>();
         request_id = root.getRequestId();
+        if (trailing_bytes != 0) return trailing_bytes_error("request", trailing_bytes);
         return read_request(root);
       });
 }
@@ -154,7 +166,9 @@ std::string encode_client_response(const client_response& response) {
 
 status_or<client_response> decode_client_response(std::string_view payload) {
   return with_reader<client_response>(
-      payload, "response", [](capnp::MessageReader& reader) -> status_or<client_response> {
+      payload, "response",
+      [](capnp::MessageReader& reader, size_t trailing_bytes) -> status_or<client_response> {
+        if (trailing_bytes != 0) return trailing_bytes_error("response", trailing_bytes);
         auto root = reader.getRoot<wire::ClientResponse>();
         client_response out;
         out.request_id = root.getRequestId();

@@ -21,6 +21,12 @@ inline constexpr size_t nesting_depth_max = 64;
 // One string or bytes value inside a document.
 inline constexpr size_t string_bytes_max = document_bytes_max;
 
+// List elements plus map entries in one value or document. Honestly encoded,
+// each costs at least two Cap'n Proto words (16 bytes), so this is what
+// document_bytes_max can hold; decoders count before building, because Cap'n
+// Proto lets a list of zero-sized elements cost almost nothing on the wire.
+inline constexpr size_t values_per_document_max = document_bytes_max / 16;
+
 // Document ids and field names travel in every key; keep keys short.
 inline constexpr size_t id_bytes_max = 256;
 inline constexpr size_t field_name_bytes_max = 256;

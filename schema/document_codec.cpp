@@ -7,7 +7,8 @@
 // traversal and nesting limits of protocols/limits.hpp, value nesting at most
 // limits::nesting_depth_max, known union members only, map keys strictly
 // ascending. Cap'n Proto reports bad pointers by throwing kj::Exception; it is
-// caught here and returned as corruption.
+// caught here and returned as corruption (or the caller's code for embedded
+// values; a value beyond a limit is too_large there, see as_problem).
 //
 // Invariants: encode(decode(b)) == b is not promised (Cap'n Proto allows several
 // layouts), but decode(encode(v)) == v for every value within the limits.
@@ -92,6 +93,24 @@ status corruption(std::string message) {
   return status{error_code::corruption, std::move(message)};
 }
 
+// A value that reads fine but is beyond a limit (nesting, value count). From
+// the network that is too_large, like the same value given as JSON
+// (schema/json.cpp); in stored bytes it is corruption (see as_problem).
+status beyond_limit(std::string message) {
+  return status{error_code::too_large, std::move(message)};
+}
+
+// Re-codes a reader status for the caller: for stored bytes (problem =
+// corruption) every failure is corruption; for received bytes the codec's
+// corruption (unreadable structure, keys out of order, unknown kinds) becomes
+// `problem` and a limit stays too_large.
+status as_problem(status st, error_code problem) {
+  if (st.code() == problem) return st;
+  if (problem == error_code::corruption || st.code() == error_code::corruption)
+    return status{problem, st.message()};
+  return st;
+}
+
 std::string too_deep_message() {
   return "document nesting deeper than " + std::to_string(limits::nesting_depth_max);
 }
@@ -101,7 +120,8 @@ std::string too_deep_message() {
 // limits::document_bytes_max holds at most this many values. Cap'n Proto lets
 // a list of zero-sized elements cost almost nothing on the wire, so without
 // this bound a small message could make us build millions of values.
-constexpr size_t values_per_read_max = limits::document_bytes_max / (2 * word_bytes);
+constexpr size_t values_per_read_max = limits::values_per_document_max;
+static_assert(values_per_read_max == limits::document_bytes_max / (2 * word_bytes));
 
 // What one read_value / read_document call may still build.
 struct read_budget {
@@ -110,13 +130,21 @@ struct read_budget {
 
 status charge(read_budget& budget, size_t count) {
   if (count > budget.values_left)
-    return corruption("more than " + std::to_string(values_per_read_max) +
-                      " values in one document or value");
+    return beyond_limit("more than " + std::to_string(values_per_read_max) +
+                        " values in one document or value");
   budget.values_left -= count;
   return status{};
 }
 
 status_or<value> read_value_at(wire::Value::Reader in, size_t depth, read_budget& budget);
+
+// One string, bytes value or map key; the same limit as the JSON edge.
+status check_string_bytes(size_t size, const char* what) {
+  if (size <= limits::string_bytes_max) return status{};
+  return beyond_limit(std::string{what} + " of " + std::to_string(size) +
+                      " bytes exceeds the limit of " + std::to_string(limits::string_bytes_max) +
+                      " bytes");
+}
 
 // Map entries (also a document's fields); keys must be strictly ascending.
 status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, size_t depth,
@@ -126,6 +154,7 @@ status_or<value_map> read_entries(capnp::List<wire::Value::Entry>::Reader in, si
   for (auto entry : in) {
     auto key = entry.getKey();
     std::string_view key_view{key.cStr(), key.size()};
+    if (status checked = check_string_bytes(key.size(), "map key"); !checked.ok()) return checked;
     if (!entries.empty() && std::string_view{entries.rbegin()->first} >= key_view)
       return corruption("map keys are not strictly ascending at \"" + std::string{key_view} + "\"");
     auto item = read_value_at(entry.getValue(), depth + 1, budget);
@@ -157,17 +186,20 @@ status_or<value> read_value_at(wire::Value::Reader in, size_t depth, read_budget
     case wire::Value::FLOAT: return value{in.getFloat()};
     case wire::Value::STRING: {
       auto text = in.getString();
+      if (status checked = check_string_bytes(text.size(), "string"); !checked.ok()) return checked;
       return value{std::string{text.cStr(), text.size()}};
     }
     case wire::Value::BYTES: {
       auto data = in.getBytes();
+      if (status checked = check_string_bytes(data.size(), "bytes value"); !checked.ok())
+        return checked;
       return value{bytes_value{std::string{reinterpret_cast<const char*>(data.begin()), data.size()}}};
     }
     case wire::Value::LIST:
-      if (depth + 1 > limits::nesting_depth_max) return corruption(too_deep_message());
+      if (depth + 1 > limits::nesting_depth_max) return beyond_limit(too_deep_message());
       return read_list(in.getList(), depth, budget);
     case wire::Value::MAP: {
-      if (depth + 1 > limits::nesting_depth_max) return corruption(too_deep_message());
+      if (depth + 1 > limits::nesting_depth_max) return beyond_limit(too_deep_message());
       auto entries = read_entries(in.getMap(), depth, budget);
       if (!entries.ok()) return entries.error();
       return value{std::move(entries).value()};
@@ -194,13 +226,13 @@ status_or<document> read_document_root(wire::Document::Reader in) {
 
 // Runs read() with Cap'n Proto exceptions (bad pointers in an embedded value
 // are only found when read) turned into `problem`, and re-codes read()'s own
-// corruption statuses as `problem`.
+// statuses with as_problem.
 template <class Result, class Read>
 status_or<Result> read_embedded(const char* what, error_code problem, Read read) {
   try {
     status_or<Result> result = read();
-    if (result.ok() || problem == error_code::corruption) return result;
-    return status{problem, result.error().message()};
+    if (result.ok()) return result;
+    return as_problem(result.error(), problem);
   } catch (const kj::Exception& e) {
     return status{problem, std::string{what} + " is corrupt: " + e.getDescription().cStr()};
   } catch (const std::exception& e) {
@@ -239,7 +271,9 @@ status_or<Result> decode_root(std::string_view bytes, const char* what, Read rea
     capnp::FlatArrayMessageReader reader(array, codec_reader_options());
     if (reader.getEnd() != array.end())
       return corruption(std::string{what} + " has bytes after the message");
-    return read(reader.getRoot<Root>());
+    status_or<Result> result = read(reader.getRoot<Root>());
+    if (result.ok()) return result;
+    return as_problem(result.error(), error_code::corruption);
   } catch (const kj::Exception& e) {
     return corruption(std::string{what} + " is corrupt: " + e.getDescription().cStr());
   } catch (const std::exception& e) {

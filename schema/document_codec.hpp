@@ -12,7 +12,11 @@
 // known kinds, sorted unique keys) and catch Cap'n Proto exceptions; the
 // message-level limits are the caller's, set with codec_reader_options when it
 // opens the message. They report problems with the code the caller names
-// (corruption for stored bytes, malformed for bytes from the network).
+// (corruption for stored bytes, malformed for bytes from the network), except
+// that a readable value beyond a limit (nesting deeper than
+// limits::nesting_depth_max, more list elements plus map entries than one
+// document can honestly hold) is too_large when the caller names anything but
+// corruption: the same code the JSON edge gives for the same value.
 //
 // Thread safety: pure functions.
 #pragma once

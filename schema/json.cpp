@@ -247,9 +247,20 @@ status explain(simdjson::error_code error, std::string_view text, size_t depth_m
 
 struct converter {
   const json_limits& lim;
+  // List elements plus map entries still allowed (one value or document).
+  size_t values_left = lim.values_max;
 
-  status_or<value> convert(simdjson::dom::element e, size_t depth) const;
-  status_or<value_map> convert_object(simdjson::dom::object o, size_t depth) const;
+  status_or<value> convert(simdjson::dom::element e, size_t depth);
+  status_or<value_map> convert_object(simdjson::dom::object o, size_t depth);
+
+  // The same bound, and the same code, as the Cap'n Proto decoder's.
+  status charge(size_t count) {
+    if (count > values_left)
+      return too_large("more than " + std::to_string(lim.values_max) +
+                       " values in one document or value");
+    values_left -= count;
+    return status{};
+  }
 
   status check_string(std::string_view s) const {
     if (s.size() <= lim.string_bytes_max) return status{};
@@ -258,7 +269,7 @@ struct converter {
   }
 };
 
-status_or<value> converter::convert(simdjson::dom::element e, size_t depth) const {
+status_or<value> converter::convert(simdjson::dom::element e, size_t depth) {
   using simdjson::dom::element_type;
   switch (e.type()) {
     case element_type::NULL_VALUE: return value{};
@@ -277,6 +288,7 @@ status_or<value> converter::convert(simdjson::dom::element e, size_t depth) cons
       if (depth + 1 > lim.nesting_depth_max) return too_large(too_deep_message(lim.nesting_depth_max));
       value_list items;
       simdjson::dom::array array = e.get_array().value_unsafe();
+      if (auto st = charge(array.size()); !st.ok()) return st;
       for (simdjson::dom::element item : array) {
         auto converted = convert(item, depth + 1);
         if (!converted.ok()) return converted.error();
@@ -302,7 +314,8 @@ status_or<value> converter::convert(simdjson::dom::element e, size_t depth) cons
   return malformed("unknown JSON element type");
 }
 
-status_or<value_map> converter::convert_object(simdjson::dom::object o, size_t depth) const {
+status_or<value_map> converter::convert_object(simdjson::dom::object o, size_t depth) {
+  if (auto st = charge(o.size()); !st.ok()) return st;
   value_map entries;
   for (auto field : o) {
     if (auto st = check_string(field.key); !st.ok()) return st;
@@ -455,7 +468,7 @@ status_or<int64_t> read_signed(simdjson::dom::element e, std::string_view name) 
 }
 
 // Sets one top-level member of a document; unknown names are rejected.
-status read_member(document& d, std::string_view name, simdjson::dom::element e, const converter& conv) {
+status read_member(document& d, std::string_view name, simdjson::dom::element e, converter& conv) {
   if (name == "id") {
     if (!e.is_string()) return malformed("document id must be a string");
     d.id = std::string{e.get_string().value_unsafe()};

@@ -24,6 +24,7 @@ struct json_limits {
   size_t text_bytes_max = limits::json_text_bytes_max;
   size_t nesting_depth_max = limits::nesting_depth_max;
   size_t string_bytes_max = limits::string_bytes_max;
+  size_t values_max = limits::values_per_document_max;  // list elements plus map entries
 };
 
 status_or<value> parse_json(std::string_view text, const json_limits& lim = {});

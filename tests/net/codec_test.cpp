@@ -8,6 +8,7 @@
 
 #include "actors/transport.hpp"
 #include "protocols/client.capnp.h"
+#include "protocols/limits.hpp"
 
 using namespace velocity;
 
@@ -126,4 +127,37 @@ CAF_TEST(an undecodable partition value is malformed) {
   CAF_REQUIRE(!decoded.ok());
   CAF_CHECK(decoded.error().code() == error_code::malformed);
   CAF_CHECK(id == std::optional<uint64_t>{5});
+}
+
+// docs/protocol.md, "Frames": a frame holds exactly one message and nothing
+// after it. (Regression: bytes after the message were ignored.)
+CAF_TEST(a request or response with bytes after its message is malformed) {
+  client_request health;
+  health.request_id = 12;
+  health.body = health_request{};
+  std::optional<uint64_t> id;
+  auto padded = decode_client_request(encode_client_request(health) + std::string(8, '\0'), id);
+  CAF_REQUIRE(!padded.ok());
+  CAF_CHECK(padded.error().code() == error_code::malformed);
+  CAF_CHECK(padded.error().message().find("8 bytes after its message") != std::string::npos);
+  CAF_CHECK(id == std::optional<uint64_t>{12});
+  client_response response;
+  response.request_id = 12;
+  auto padded_response = decode_client_response(encode_client_response(response) + std::string(16, '\0'));
+  CAF_REQUIRE(!padded_response.ok());
+  CAF_CHECK(padded_response.error().code() == error_code::malformed);
+}
+
+// docs/protocol.md, "Limits": the wire gives the same code as the JSON edge.
+CAF_TEST(a request whose value nests deeper than the limit is too_large under its id) {
+  value deep{int64_t{1}};
+  for (size_t i = 0; i <= limits::nesting_depth_max; ++i) deep = value{value_list{std::move(deep)}};
+  client_request request;
+  request.request_id = 3;
+  request.body = command{cmd::insert{"jobs", "x", value_map{{"v", deep}}, 0}};
+  std::optional<uint64_t> id;
+  auto decoded = decode_client_request(encode_client_request(request), id);
+  CAF_REQUIRE(!decoded.ok());
+  CAF_CHECK(decoded.error().code() == error_code::too_large);
+  CAF_CHECK(id == std::optional<uint64_t>{3});
 }

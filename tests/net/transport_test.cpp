@@ -268,3 +268,88 @@ CAF_TEST(binding a port in use fails with io_error naming the address) {
   auto message = second.error().message();
   CAF_CHECK(message.find(std::to_string(f.transport.port)) != std::string::npos);
 }
+
+// docs/protocol.md, "Frames": the frames before a bad length prefix are
+// answered, then the connection closes. (Regression: the node closed at once,
+// so the health request before the bad prefix ran but was never answered.)
+CAF_TEST(a request in the same send as a bad length prefix is answered before the close) {
+  fixture f;
+  raw_socket s{f.transport.port};
+  client_request health;
+  health.request_id = 1;
+  health.body = health_request{};
+  std::string bytes;
+  append_frame(bytes, encode_client_request(health));
+  CAF_REQUIRE_EQUAL(bytes.size(), 52u);  // the example frame of docs/protocol.md
+  CAF_REQUIRE(s.send_bytes(bytes + length_prefix(0)));
+  auto response = s.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 1u);
+  CAF_CHECK(response->result.ok());
+  CAF_CHECK(s.closed_by_server());
+  f.check_serving();
+}
+
+// Regression: requests at the router when the bad prefix arrived lost their
+// responses, because the node closed without waiting for them.
+CAF_TEST(requests in flight when a bad length prefix arrives are all answered before the close) {
+  fixture f;
+  raw_socket s{f.transport.port};
+  for (uint64_t id = 1; id <= 3; ++id)
+    CAF_REQUIRE(s.send_request(get_request(id, "hold-" + std::to_string(id))));
+  CAF_REQUIRE(f.wait_held(3));
+  CAF_REQUIRE(s.send_bytes(length_prefix(12)));  // not a multiple of 8
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  caf::anon_send(f.stub, release_atom::value);
+  std::set<uint64_t> answered;
+  while (answered.size() < 3) {
+    auto response = s.read_response();
+    if (!response) break;
+    CAF_CHECK(response->result.ok());
+    answered.insert(response->request_id);
+  }
+  CAF_CHECK_EQUAL(answered.size(), 3u);
+  CAF_CHECK(s.closed_by_server());
+  f.check_serving();
+}
+
+// docs/protocol.md: a frame whose requestId cannot be read closes the
+// connection; like a bad prefix, the requests before it are still answered
+// and the frames after it are not run.
+CAF_TEST(a frame without a readable request id closes after the requests before it are answered) {
+  fixture f;
+  raw_socket s{f.transport.port};
+  CAF_REQUIRE(s.send_request(get_request(1, "hold-1")));
+  CAF_REQUIRE(f.wait_held(1));
+  // A segment table that promises 100 words the frame does not hold, then a
+  // good request that must not run.
+  std::string bytes = length_prefix(8) + length_prefix(0) + length_prefix(100);
+  append_frame(bytes, encode_client_request(get_request(2, "after")));
+  CAF_REQUIRE(s.send_bytes(bytes));
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  caf::anon_send(f.stub, release_atom::value);
+  auto response = s.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 1u);
+  CAF_CHECK(s.closed_by_server());
+  CAF_CHECK_EQUAL(f.seen(), 1u);
+}
+
+// docs/protocol.md: a frame holds exactly one message and nothing after it.
+CAF_TEST(a frame with bytes after its message gets malformed under its id and the connection stays) {
+  fixture f;
+  raw_socket s{f.transport.port};
+  std::string frame;
+  append_frame(frame, encode_client_request(get_request(4, "x")) + std::string(8, '\0'));
+  CAF_REQUIRE(s.send_bytes(frame));
+  auto response = s.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 4u);
+  CAF_CHECK(response->result.st.code() == error_code::malformed);
+  CAF_CHECK_EQUAL(f.seen(), 0u);
+  CAF_REQUIRE(s.send_request(get_request(5, "y")));
+  response = s.read_response();
+  CAF_REQUIRE(response.has_value());
+  CAF_CHECK_EQUAL(response->request_id, 5u);
+  CAF_CHECK(response->result.ok());
+}

@@ -13,6 +13,7 @@
 #include "protocols/limits.hpp"
 #include "protocols/value.capnp.h"
 #include "schema/document_codec.hpp"
+#include "schema/json.hpp"
 #include "tests/schema/value_generator.hpp"
 
 using namespace velocity;
@@ -71,6 +72,20 @@ std::string hand_built_map(const std::vector<std::string>& keys) {
 
 bool message_has(const status& s, std::string_view needle) {
   return s.message().find(needle) != std::string::npos;
+}
+
+// The code a value gets when it arrives from the network (read_value with
+// malformed, as the request and command decoders call it).
+error_code received_code(const std::string& bytes) {
+  kj::Array<capnp::word> copy;
+  capnp::FlatArrayMessageReader reader(message_words(bytes, copy), codec_reader_options());
+  auto decoded = read_value(reader.getRoot<wire::Value>(), error_code::malformed);
+  return decoded.ok() ? error_code::ok : decoded.error().code();
+}
+
+error_code json_code(const value& v) {
+  auto parsed = parse_json(to_json(v));
+  return parsed.ok() ? error_code::ok : parsed.error().code();
 }
 
 }  // namespace
@@ -210,4 +225,32 @@ CAF_TEST(duplicate document field names are rejected) {
   auto decoded = decode_document(flatten(message));
   CAF_REQUIRE(!decoded.ok());
   CAF_CHECK(message_has(decoded.error(), "not strictly ascending"));
+}
+
+// docs/protocol.md, "Limits": a readable value beyond a limit is too_large,
+// whether it arrives as Cap'n Proto or as JSON (the CLI); bytes that cannot
+// be read as a value are malformed; stored bytes are corruption either way.
+// (Regression: the wire answered malformed where the CLI answered too_large.)
+CAF_TEST(received values beyond a limit are too_large like the same JSON and stored ones corruption) {
+  auto deep = nested(limits::nesting_depth_max + 1);
+  CAF_CHECK_EQUAL(received_code(encode_value(deep)), error_code::too_large);
+  CAF_CHECK_EQUAL(json_code(deep), error_code::too_large);
+  CAF_CHECK_EQUAL(decode_value(encode_value(deep)).error().code(), error_code::corruption);
+  auto deep_lists = nested(limits::nesting_depth_max + 1, true);
+  CAF_CHECK_EQUAL(received_code(encode_value(deep_lists)), error_code::too_large);
+  CAF_CHECK_EQUAL(json_code(deep_lists), error_code::too_large);
+
+  value_list many(limits::document_bytes_max / 16 + 1, value{});
+  CAF_CHECK_EQUAL(received_code(encode_value(value{many})), error_code::too_large);
+  CAF_CHECK_EQUAL(decode_value(encode_value(value{many})).error().code(), error_code::corruption);
+
+  value long_string{std::string(limits::string_bytes_max + 1, 's')};
+  CAF_CHECK_EQUAL(received_code(encode_value(long_string)), error_code::too_large);
+  CAF_CHECK_EQUAL(json_code(long_string), error_code::too_large);
+  value long_bytes{bytes_value{std::string(limits::string_bytes_max + 1, 'b')}};
+  CAF_CHECK_EQUAL(received_code(encode_value(long_bytes)), error_code::too_large);
+  CAF_CHECK_EQUAL(json_code(long_bytes), error_code::too_large);
+
+  CAF_CHECK_EQUAL(received_code(hand_built_map({"b", "a"})), error_code::malformed);
+  CAF_CHECK_EQUAL(received_code(encode_value(nested(limits::nesting_depth_max))), error_code::ok);
 }

@@ -172,6 +172,26 @@ CAF_TEST(text and strings larger than the limits are rejected) {
   CAF_CHECK(parse_json("\"abcd\"", small).ok());
 }
 
+// The Cap'n Proto decoder's bound (limits::values_per_document_max) with the
+// same code, so the CLI and the wire agree (docs/protocol.md, "Bad bodies").
+CAF_TEST(more list elements and map entries than one document can hold are too_large) {
+  auto zeros = [](size_t n) {
+    std::string text = "[";
+    for (size_t i = 0; i < n; ++i) text += i == 0 ? "0" : ",0";
+    return text + "]";
+  };
+  CAF_CHECK(parse_json(zeros(limits::values_per_document_max)).ok());
+  CAF_CHECK(rejects(zeros(limits::values_per_document_max + 1), error_code::too_large,
+                    "more than 65536 values"));
+  json_limits few;
+  few.values_max = 3;
+  CAF_CHECK(parse_json("{\"a\":[1],\"b\":2}", few).ok());
+  CAF_CHECK(rejects("{\"a\":[1,2],\"b\":2}", error_code::too_large, "more than 3 values", few));
+  auto doc = document_from_json("{\"id\":\"d\",\"fields\":{\"a\":[1,2],\"b\":2}}", few);
+  CAF_REQUIRE(!doc.ok());
+  CAF_CHECK(doc.error().code() == error_code::too_large);
+}
+
 CAF_TEST(duplicate object keys are rejected) {
   CAF_CHECK(rejects("{\"a\":1,\"b\":2,\"a\":3}", error_code::malformed, "duplicate object key \"a\""));
   CAF_CHECK(rejects("[{\"x\":{\"k\":1,\"k\":1}}]", error_code::malformed, "duplicate object key \"k\""));
