@@ -3,6 +3,7 @@
 #include "router/schema_broadcast.hpp"
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -92,6 +93,25 @@ bool outcome_unknown(error_code code) {
   return code == error_code::timeout || code == error_code::unavailable || code == error_code::io_error;
 }
 
+// What to do before applying the change again, by the first refusal.
+std::string_view repair_hint(error_code code) {
+  switch (code) {
+    case error_code::unique_violation:
+    case error_code::too_large:
+      return "change the documents named above";
+    case error_code::io_error:
+    case error_code::corruption:
+    case error_code::unavailable:
+      return "get the failed shard working again (a shard whose engine failed refuses writes until the "
+             "node restarts)";
+    case error_code::timeout:
+    case error_code::overloaded:
+      return "wait until the shard keeps up";
+    default:
+      return "fix the cause";
+  }
+}
+
 // Some shards hold the change, others refused it: who, why, and the repair.
 status incomplete(const command& change, const std::vector<size_t>& holding,
                   const std::vector<size_t>& refused, const std::vector<shard_outcome>& outcomes) {
@@ -107,10 +127,12 @@ status incomplete(const command& change, const std::vector<size_t>& holding,
   if (refused.size() > schema_refusals_described_max) {
     text += "; and " + std::to_string(refused.size() - schema_refusals_described_max) + " more";
   }
+  const error_code code = outcomes[refused.front()].why.code();
   text += ". Until every shard holds it, each shard checks writes to its documents against the schema "
-          "it holds and get_schema shows shard 0's. To repair, fix the cause (e.g. the duplicate "
-          "documents) and apply the same change again: shards that hold it accept it again";
-  return {outcomes[refused.front()].why.code(), std::move(text)};
+          "it holds and get_schema shows shard 0's. To repair, " +
+          std::string{repair_hint(code)} +
+          ", then apply the same change again: shards that hold it accept it again";
+  return {code, std::move(text)};
 }
 
 }  // namespace
