@@ -292,9 +292,11 @@ void broadcast_schema_change(router_pointer self, client_promise promise, uint64
     if (!needs_held_schemas(change, replies)) return answer(replies, held_schemas{});
     auto asked = [answer, replies](status_or<std::vector<schema_reply>> found) mutable {
       held_schemas held;
-      if (!found.ok()) held.st = found.error();
-      else
+      if (!found.ok()) {
+        held.st = found.error();
+      } else {
         for (auto& r : found.value()) held.by_shard.push_back(std::move(r.schema));
+      }
       answer(replies, held);
     };
     ask_all<schema_reply>(self, timeout_ms, std::move(asked), schema_atom::value, name);
