@@ -40,20 +40,24 @@ shard_outcome classify_existing(const cmd::create_schema& create, const status& 
                                 const held_schemas& held) {
   if (!held.st.ok()) {
     return {shard_state::refused,
-            {st.code(), st.message() + " (which schema it holds is unknown: " + held.st.message() + ")"}};
+            {st.code(),
+             st.message() + " (which schema it holds is unknown: " + held.st.message() + ")"}};
   }
   VELOCITY_CHECK_LT(shard, held.by_shard.size());
   const auto& holds = held.by_shard[shard];
   if (holds && *holds == canonical_schema(create.schema)) return {shard_state::held, {}};
   if (!holds) {
     return {shard_state::refused,
-            {st.code(), st.message() + " (yet it held none when asked right after: a concurrent drop?)"}};
+            {st.code(),
+             st.message() + " (yet it held none when asked right after: a concurrent drop?)"}};
   }
   return {shard_state::refused,
-          {st.code(), "collection '" + create.schema.collection + "' exists there with another schema"}};
+          {st.code(),
+           "collection '" + create.schema.collection + "' exists there with another schema"}};
 }
 
-shard_outcome classify(const command& change, const reply& r, size_t shard, const held_schemas& held) {
+shard_outcome classify(const command& change, const reply& r, size_t shard,
+                       const held_schemas& held) {
   if (r.ok()) return {shard_state::applied, {}};
   const error_code code = r.st.code();
   if (std::holds_alternative<cmd::drop_schema>(change) && code == error_code::unknown_collection) {
@@ -90,7 +94,8 @@ std::string describe_shards(const std::vector<size_t>& shards) {
 
 // A failure whose outcome on that shard is not known.
 bool outcome_unknown(error_code code) {
-  return code == error_code::timeout || code == error_code::unavailable || code == error_code::io_error;
+  return code == error_code::timeout || code == error_code::unavailable ||
+         code == error_code::io_error;
 }
 
 // What to do before applying the change again, by the first refusal.
@@ -102,8 +107,8 @@ std::string_view repair_hint(error_code code) {
     case error_code::io_error:
     case error_code::corruption:
     case error_code::unavailable:
-      return "get the failed shard working again (a shard whose engine failed refuses writes until the "
-             "node restarts)";
+      return "get the failed shard working again (a shard whose engine failed refuses writes "
+             "until the node restarts)";
     case error_code::timeout:
     case error_code::overloaded:
       return "wait until the shard keeps up";
@@ -120,16 +125,16 @@ status incomplete(const command& change, const std::vector<size_t>& holding,
                      " it, " + describe_shards(refused) + " did not";
   for (size_t i = 0; i < refused.size() && i < schema_refusals_described_max; ++i) {
     const status& why = outcomes[refused[i]].why;
-    text += "; shard " + std::to_string(refused[i]) + ": " + std::string{to_string(why.code())} + ": " +
-            why.message();
+    text += "; shard " + std::to_string(refused[i]) + ": " + std::string{to_string(why.code())} +
+            ": " + why.message();
     if (outcome_unknown(why.code())) text += " (it may hold the change)";
   }
   if (refused.size() > schema_refusals_described_max) {
     text += "; and " + std::to_string(refused.size() - schema_refusals_described_max) + " more";
   }
   const error_code code = outcomes[refused.front()].why.code();
-  text += ". Until every shard holds it, each shard checks writes to its documents against the schema "
-          "it holds and get_schema shows shard 0's. To repair, " +
+  text += ". Until every shard holds it, each shard checks writes to its documents against the "
+          "schema it holds and get_schema shows shard 0's. To repair, " +
           std::string{repair_hint(code)} +
           ", then apply the same change again: shards that hold it accept it again";
   return {code, std::move(text)};
@@ -138,7 +143,8 @@ status incomplete(const command& change, const std::vector<size_t>& holding,
 }  // namespace
 
 bool is_schema_change(const command& c) {
-  return std::holds_alternative<cmd::create_schema>(c) || std::holds_alternative<cmd::alter_schema>(c) ||
+  return std::holds_alternative<cmd::create_schema>(c) ||
+         std::holds_alternative<cmd::alter_schema>(c) ||
          std::holds_alternative<cmd::drop_schema>(c);
 }
 

@@ -75,7 +75,8 @@ bool needs_held_schemas(const command& change, const std::vector<reply>& replies
 // replies[i] is shard i's reply to change; a shard that could not be asked
 // (timeout, unreachable) has that failure as its status. held: see
 // needs_held_schemas (ignored when it is false). REQUIRES: replies not empty,
-// is_schema_change(change).
+// is_schema_change(change); when needs_held_schemas, held.st is a failure or
+// held.by_shard has one entry per shard.
 reply merge_schema_change(const command& change, const std::vector<reply>& replies,
                           const held_schemas& held);
 

@@ -94,7 +94,9 @@ std::string id_on(uint32_t shard, uint32_t shard_count, int nth = 0) {
   }
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 struct schema_fixture : test_coordinator_fixture<> {
   std::vector<std::shared_ptr<failing_engine>> engines;  // one per shard, over one memory engine
@@ -106,7 +108,8 @@ struct schema_fixture : test_coordinator_fixture<> {
     CAF_MESSAGE("a node of " << shard_count << " shard(s)");
     engines.clear();
     auto memory = std::make_shared<memory_engine>();
-    for (uint32_t id = 0; id < shard_count; ++id) engines.push_back(std::make_shared<failing_engine>(memory));
+    for (uint32_t id = 0; id < shard_count; ++id)
+      engines.push_back(std::make_shared<failing_engine>(memory));
     restart();
   }
 
@@ -196,8 +199,8 @@ CAF_TEST(adding an index to a collection that holds documents succeeds on one an
     CAF_CHECK_EQUAL(indexed.st.message(), "");
     CAF_CHECK(indexed.schema == canonical_schema(with_email_index(false)));
     CAF_CHECK(every_shard_holds(with_email_index(false)));
-    cmd::list by_email{"people", std::nullopt, index_range{"by_email", std::nullopt, std::nullopt}, 0, "",
-                       false};
+    cmd::list by_email{"people", std::nullopt,
+                       index_range{"by_email", std::nullopt, std::nullopt}, 0, "", false};
     reply listed = ask(by_email);
     CAF_CHECK_EQUAL(listed.docs.size(), 8u);  // every shard built its part of the index
   }
@@ -233,13 +236,15 @@ CAF_TEST(a unique index over duplicates on one shard is reported and applying it
       CAF_CHECK(!contains(refused.st.message(), "incomplete"));  // nothing changed
     } else {
       CAF_MESSAGE("the user sees: " << refused.st.message());
-      CAF_CHECK(contains(refused.st.message(), "schema change of 'people' is incomplete: shards 0-2 hold it, "
-                                               "shard 3 did not; shard 3: unique_violation"));
+      CAF_CHECK(contains(refused.st.message(),
+                         "schema change of 'people' is incomplete: shards 0-2 hold it, "
+                         "shard 3 did not; shard 3: unique_violation"));
       CAF_CHECK(contains(refused.st.message(), "apply the same change again"));
       CAF_CHECK(schema_on(0, "people") == canonical_schema(with_email_index(true)));
     }
     CAF_CHECK(schema_on(last, "people") == canonical_schema(people_schema()));
-    CAF_REQUIRE(ask(cmd::update{"people", second, {{"email", value{"other@x"}}}, std::nullopt, 0}).ok());
+    cmd::update fix{"people", second, {{"email", value{"other@x"}}}, std::nullopt, 0};
+    CAF_REQUIRE(ask(fix).ok());
     reply repaired = apply(with_email_index(true));
     CAF_CHECK_EQUAL(repaired.st.message(), "");
     CAF_CHECK(repaired.schema == canonical_schema(with_email_index(true)));
@@ -258,8 +263,9 @@ CAF_TEST(a create that failed on one shard completes when applied again after a 
     CAF_CHECK(failed.st.code() == error_code::io_error);
     CAF_MESSAGE("the user sees: " << failed.st.message());
     if (count > 1) {
-      CAF_CHECK(contains(failed.st.message(), "incomplete: shards 0, 1 and 3 hold it, shard 2 did not; "
-                                              "shard 2: io_error: injected write failure (it may hold the change)"));
+      CAF_CHECK(contains(failed.st.message(),
+                         "incomplete: shards 0, 1 and 3 hold it, shard 2 did not; shard 2: "
+                         "io_error: injected write failure (it may hold the change)"));
     }
     CAF_CHECK(!schema_on(broken, "people"));
     engines[broken]->failing = false;
@@ -267,7 +273,8 @@ CAF_TEST(a create that failed on one shard completes when applied again after a 
     reply repaired = apply(people_schema());
     CAF_CHECK_EQUAL(repaired.st.message(), "");
     CAF_CHECK(every_shard_holds(people_schema()));
-    reply again = ask(cmd::create_schema{people_schema(), 0});  // now held everywhere: as on one shard
+    // Held everywhere now: answered as one shard would.
+    reply again = ask(cmd::create_schema{people_schema(), 0});
     CAF_CHECK(again.st.code() == error_code::already_exists);
   }
 }
@@ -280,7 +287,9 @@ CAF_TEST(a drop that failed on one shard completes when applied again after a re
     engines[0]->failing = true;
     reply failed = ask(cmd::drop_schema{"people", 0});
     CAF_CHECK(failed.st.code() == error_code::io_error);
-    CAF_CHECK_EQUAL(contains(failed.st.message(), "incomplete: shards 1-3 hold it, shard 0 did not"), count > 1);
+    const bool incomplete =
+        contains(failed.st.message(), "incomplete: shards 1-3 hold it, shard 0 did not");
+    CAF_CHECK_EQUAL(incomplete, count > 1);
     engines[0]->failing = false;
     restart();
     reply repaired = ask(cmd::drop_schema{"people", 0});
@@ -305,8 +314,9 @@ CAF_TEST(a shard that does not answer a schema change is named as maybe holding 
   handle.receive([&](client_response& r) { out = std::move(r.result); },
                  [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
   CAF_CHECK(out.st.code() == error_code::timeout);
-  CAF_CHECK(contains(out.st.message(), "incomplete: shard 0 holds it, shard 1 did not; shard 1: timeout: "
-                                       "request timed out after 250 ms (it may hold the change)"));
+  CAF_CHECK(contains(out.st.message(),
+                     "incomplete: shard 0 holds it, shard 1 did not; shard 1: timeout: "
+                     "request timed out after 250 ms (it may hold the change)"));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -33,7 +33,9 @@ collection_schema with_unique_email(collection_schema s) {
 
 std::string code_of(const status& st) { return std::string{to_string(st.code())}; }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // An id whose document lives on `shard` of `shard_count`.
 std::string id_on(uint32_t shard, uint32_t shard_count, int nth = 0) {
@@ -59,7 +61,9 @@ struct shards_fixture {
 
   uint32_t shard_count() const { return static_cast<uint32_t>(shards.size()); }
 
-  reply apply_on(uint32_t shard, const command& c) { return shards[shard]->apply(next_index[shard]++, c); }
+  reply apply_on(uint32_t shard, const command& c) {
+    return shards[shard]->apply(next_index[shard]++, c);
+  }
 
   // What the router does: every shard applies, then (if needed) every shard
   // says which schema it holds, then the merge.
@@ -96,7 +100,8 @@ CAF_TEST(replies that differ only in the schema document of each shard merge int
   collection_schema other = people_schema();
   other.collection = "other";
   std::vector<reply> replies;
-  for (uint32_t i = 0; i < 4; ++i) replies.push_back(node.apply_on(i, cmd::create_schema{other, 2}));
+  for (uint32_t i = 0; i < 4; ++i)
+    replies.push_back(node.apply_on(i, cmd::create_schema{other, 2}));
   CAF_REQUIRE(replies[0].doc && replies[2].doc);
   CAF_CHECK_NOT_EQUAL(replies[0].doc->revision, replies[2].doc->revision);
   reply merged = merge_schema_change(cmd::create_schema{other, 2}, replies, {});
@@ -183,7 +188,8 @@ CAF_TEST(a unique index over duplicates on one shard is incomplete until the dat
   reply repaired = node.broadcast(alter);
   CAF_REQUIRE(repaired.ok());
   CAF_CHECK(repaired.schema == canonical_schema(with_unique_email(people_schema())));
-  for (auto& shard : node.shards) CAF_CHECK(shard->find_schema("people")->find_index("by_email") != nullptr);
+  for (auto& shard : node.shards)
+    CAF_CHECK(shard->find_schema("people")->find_index("by_email") != nullptr);
 }
 
 CAF_TEST(a drop completes on the shards that still hold the collection) {
@@ -207,7 +213,8 @@ CAF_TEST(a shard that did not answer is named as maybe holding the change) {
   reply merged = merge_schema_change(cmd::alter_schema{people_schema(), 1}, replies, {});
   CAF_CHECK_EQUAL(code_of(merged.st), "timeout");
   CAF_CHECK(contains(merged.st.message(), "shards 0-2 and 4 hold it, shards 3 and 5 did not"));
-  CAF_CHECK(contains(merged.st.message(), "shard 5: timeout: request timed out after 5000 ms (it may hold the change)"));
+  CAF_CHECK(contains(merged.st.message(),
+                     "shard 5: timeout: request timed out after 5000 ms (it may hold the change)"));
 }
 
 CAF_TEST(an incomplete message describes a bounded number of refusals) {
