@@ -4,6 +4,7 @@
 // arrive as `then` continuations on the same actor.
 #include "actors/router_actor.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "router/ids.hpp"
 #include "router/list_merge.hpp"
 #include "router/placement.hpp"
+#include "router/schema_broadcast.hpp"
 #include "storage/command_codec.hpp"
 
 namespace velocity {
@@ -156,33 +158,48 @@ void ask_all(router_pointer self, uint32_t timeout_ms,
 }
 
 // Sends commands[i].second to shard commands[i].first; done(replies, in the
-// same order) once all answered, or done(first transport failure).
-void ask_shards(router_pointer self, uint32_t timeout_ms,
-                std::vector<std::pair<uint32_t, command>> commands,
-                std::function<void(status_or<std::vector<reply>>)> done) {
+// same order) once all answered. A shard that could not be asked (timeout,
+// unreachable) gets that failure as its reply's status and its position in
+// `unanswered`.
+void ask_each_shard(router_pointer self, uint32_t timeout_ms,
+                    std::vector<std::pair<uint32_t, command>> commands,
+                    std::function<void(std::vector<reply>, std::vector<size_t> unanswered)> done) {
   struct gather {
     std::vector<reply> results;
+    std::vector<size_t> unanswered;
     size_t remaining = 0;
-    std::optional<status> failure;
   };
   auto g = std::make_shared<gather>();
   g->results.resize(commands.size());
   g->remaining = commands.size();
   auto complete = [g, done] {
     if (--g->remaining > 0) return;
-    if (g->failure) done(*g->failure);
-    else done(std::move(g->results));
+    std::sort(g->unanswered.begin(), g->unanswered.end());
+    done(std::move(g->results), std::move(g->unanswered));
   };
   for (size_t i = 0; i < commands.size(); ++i) {
     auto& shard = self->state.options_.shards.at(commands[i].first);
     self->request(shard, std::chrono::milliseconds{timeout_ms}, apply_atom::value,
                   shard_request{std::move(commands[i].second)})
         .then([g, i, complete](shard_reply& r) { g->results[i] = std::move(r.result); complete(); },
-              [self, g, complete, timeout_ms](caf::error& err) {
-                if (!g->failure) g->failure = shard_failure(self, err, timeout_ms);
+              [self, g, i, complete, timeout_ms](caf::error& err) {
+                g->results[i].st = shard_failure(self, err, timeout_ms);
+                g->unanswered.push_back(i);
                 complete();
               });
   }
+}
+
+// As ask_each_shard, but done(failure of the lowest unanswered command) if
+// any shard could not be asked.
+void ask_shards(router_pointer self, uint32_t timeout_ms,
+                std::vector<std::pair<uint32_t, command>> commands,
+                std::function<void(status_or<std::vector<reply>>)> done) {
+  auto all = [done](std::vector<reply> replies, std::vector<size_t> unanswered) {
+    if (!unanswered.empty()) return done(replies[unanswered.front()].st);
+    done(std::move(replies));
+  };
+  ask_each_shard(self, timeout_ms, std::move(commands), std::move(all));
 }
 
 client_response command_response(uint64_t request_id, reply r) {
@@ -258,17 +275,41 @@ void route_list(router_pointer self, client_promise promise, uint64_t request_id
   ask_shards(self, timeout_ms, std::move(commands), std::move(done));
 }
 
+// A schema change: every shard applies it; if a create met already_exists,
+// every shard is asked which schema it holds; router/schema_broadcast.hpp
+// merges. The cached schema is dropped whatever the outcome.
+void broadcast_schema_change(router_pointer self, client_promise promise, uint64_t request_id,
+                             command change, uint32_t timeout_ms) {
+  auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
+  std::vector<std::pair<uint32_t, command>> all;
+  for (uint32_t i = 0; i < shard_count; ++i) all.emplace_back(i, change);
+  auto name = collection_of(change);
+  auto answer = [=](const std::vector<reply>& replies, const held_schemas& held) mutable {
+    self->state.collections_.erase(name);
+    finish(self, promise, command_response(request_id, merge_schema_change(change, replies, held)));
+  };
+  auto applied = [=](std::vector<reply> replies, std::vector<size_t>) mutable {
+    if (!needs_held_schemas(change, replies)) return answer(replies, held_schemas{});
+    auto asked = [answer, replies](status_or<std::vector<schema_reply>> found) mutable {
+      held_schemas held;
+      if (!found.ok()) {
+        held.st = found.error();
+      } else {
+        for (auto& r : found.value()) held.by_shard.push_back(std::move(r.schema));
+      }
+      answer(replies, held);
+    };
+    ask_all<schema_reply>(self, timeout_ms, std::move(asked), schema_atom::value, name);
+  };
+  ask_each_shard(self, timeout_ms, std::move(all), std::move(applied));
+}
+
 // Runs a plan from router/placement.hpp.
 void run_plan(router_pointer self, client_promise promise, uint64_t request_id, command cmd,
               const collection_info& info, route_plan plan, uint32_t timeout_ms) {
   auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
-  bool schema_change = operation_of(cmd) == operation_kind::create_schema ||
-                       operation_of(cmd) == operation_kind::alter_schema ||
-                       operation_of(cmd) == operation_kind::drop_schema;
-  auto name = collection_of(cmd);
   auto merge = [=](std::function<reply(const std::vector<reply>&)> combine) {
     return [=](status_or<std::vector<reply>> replies) mutable {
-      if (schema_change) self->state.collections_.erase(name);
       if (!replies.ok()) return finish(self, promise, error_response(request_id, replies.error()));
       finish(self, promise, command_response(request_id, combine(replies.value())));
     };
@@ -284,11 +325,11 @@ void run_plan(router_pointer self, client_promise promise, uint64_t request_id, 
       return claim_step(self, promise, request_id, std::make_shared<claim_fan_out>(shard_count),
                         std::move(cmd), timeout_ms);
     case route_kind::count_sum:
-    case route_kind::broadcast:
       for (uint32_t i = 0; i < shard_count; ++i) all.emplace_back(i, cmd);
-      if (plan.kind == route_kind::count_sum)
-        return ask_shards(self, timeout_ms, std::move(all), merge(sum_counts));
-      return ask_shards(self, timeout_ms, std::move(all), merge(merge_broadcast));
+      return ask_shards(self, timeout_ms, std::move(all), merge(sum_counts));
+    case route_kind::broadcast:
+      VELOCITY_CHECK(is_schema_change(cmd));
+      return broadcast_schema_change(self, promise, request_id, std::move(cmd), timeout_ms);
   }
 }
 

@@ -3,12 +3,12 @@
 // stamps write commands with the time (the state machine never reads a
 // clock), generates missing insert ids, picks the shard(s), forwards with a
 // timeout and answers with a client_response. Schema changes go to every
-// shard (they must agree); health, status and get_schema are answered here.
+// shard; health, status and get_schema are answered here.
 //
 // Every routing decision is a pure function of router/: consistency rules
 // (consistency_rules.hpp), shard plans from the collection's partitioning
-// (placement.hpp), list/count/claim/schema fan-out merges (list_merge.hpp) and
-// ids (ids.hpp). The actor only caches each collection's schema (fetched from
+// (placement.hpp), list/count/claim fan-out merges (list_merge.hpp), the
+// merge of schema changes (schema_broadcast.hpp) and ids (ids.hpp). The actor only caches each collection's schema (fetched from
 // shard 0, dropped when a schema change through this router completes) and
 // carries out the plan.
 //

@@ -1,4 +1,4 @@
-// Fan-out and merge of list, count, claim and schema replies; see
+// Fan-out and merge of list, count and claim replies; see
 // router/list_merge.hpp for the guarantees and the cursor format.
 #include "router/list_merge.hpp"
 
@@ -268,20 +268,6 @@ reply sum_counts(const std::vector<reply>& replies) {
     out.count += r.count;
   }
   return out;
-}
-
-reply merge_broadcast(const std::vector<reply>& replies) {
-  VELOCITY_CHECK(!replies.empty());
-  for (const reply& r : replies) {
-    if (!r.ok()) return failure(r.st);
-  }
-  for (size_t i = 1; i < replies.size(); ++i) {
-    if (!(replies[i] == replies[0])) {
-      return failure({error_code::internal, "shard " + std::to_string(i) +
-                                                " answered the schema change differently from shard 0"});
-    }
-  }
-  return replies[0];
 }
 
 claim_fan_out::claim_fan_out(uint32_t shard_count) : shard_count_(shard_count) {

@@ -1,4 +1,4 @@
-// Fan-out of list, count, claim and schema changes across shards, and the
+// Fan-out of list, count and claim across shards, and the
 // merge of their replies into one reply.
 //
 // List: every shard that may still hold entries is asked for `limit` entries
@@ -27,8 +27,8 @@
 // Count: the sum of every shard's count. Claim: shards are tried in ascending
 // order until one claims; atomicity is per shard, so the claim is exclusive
 // (one document to one claimant) but not "the first match in global index
-// order" when several shards hold matches. Schema changes: every shard applies
-// the change; the replies must agree.
+// order" when several shards hold matches. Schema changes fan out too; their
+// merge is router/schema_broadcast.hpp.
 //
 // Thread safety: pure values and functions.
 #pragma once
@@ -94,10 +94,6 @@ reply merge_list_pages(const cmd::list& c, const collection_schema& schema,
 
 // Sum of counts; the first failure (by shard) wins.
 reply sum_counts(const std::vector<reply>& replies);
-
-// Every shard's reply to one schema change: the first failure wins; otherwise
-// all must be equal (else internal: the shards diverged) and shard 0's is it.
-reply merge_broadcast(const std::vector<reply>& replies);
 
 // Claim across shards, one shard at a time in ascending order. Usage:
 //   claim_fan_out f{shard_count};

@@ -3,8 +3,8 @@
 // paged through the composite cursor with random limits, in both directions,
 // by id, id prefix and index range, must equal one unsplit state machine's
 // list: same documents, same order, no repeats, full pages. Also: garbage
-// cursors are refused, counts sum, claims walk shards in order, schema
-// replies must agree.
+// cursors are refused, counts sum, claims walk shards in order (schema
+// changes: schema_broadcast_test.cpp).
 #define CAF_SUITE list_merge
 #include "caf/test/unit_test.hpp"
 
@@ -328,16 +328,4 @@ CAF_TEST(a claim tries shards in ascending order until one claims) {
   failing.on_reply(down);
   CAF_CHECK(failing.finished());
   CAF_CHECK_EQUAL(code_of(failing.result().st), "unavailable");
-}
-
-CAF_TEST(schema change replies must agree across shards) {
-  reply a;
-  a.schema = items_schema();
-  reply b = a;
-  CAF_CHECK(merge_broadcast({a, b}) == a);
-  b.schema->strict = true;
-  CAF_CHECK_EQUAL(code_of(merge_broadcast({a, b}).st), "internal");
-  reply failed;
-  failed.st = status{error_code::invalid_argument, "bad schema"};
-  CAF_CHECK_EQUAL(code_of(merge_broadcast({a, failed}).st), "invalid_argument");
 }
