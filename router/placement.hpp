@@ -72,7 +72,7 @@ enum class route_kind : uint8_t {
   list_merge,      // every shard; merge the pages (router/list_merge.hpp)
   count_sum,       // every shard; sum the counts
   claim_in_order,  // shards 0, 1, ... one at a time until one claims
-  broadcast,       // every shard (schema changes); every reply must agree
+  broadcast,       // every shard (schema changes); merged by router/schema_broadcast.hpp
 };
 
 std::string_view to_string(route_kind kind);
