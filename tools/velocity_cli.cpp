@@ -174,8 +174,8 @@ int main_cli(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", g.timeout_ms, "request timeout in milliseconds")->capture_default_str();
   app.add_option("--partition", g.partition,
-                 "JSON value of the partition key, for collections partitioned by a field "
-                 "other than the id");
+                 "JSON value of the partition key: names the document's partition for "
+                 "get/update/delete/cas, narrows list/count/claim to that partition");
   arguments a;
   runner chosen;
   add_document_commands(app, a, chosen);

@@ -107,9 +107,12 @@ class client {
   // The node's status as JSON text.
   status_or<std::string> node_status();
 
-  // The partition key value sent with every following call, for collections
-  // partitioned by a field other than the id (get/update/delete by id there
-  // need it to find the shard). nullopt (the default) sends none.
+  // The partition key value sent with every following call. In a collection
+  // partitioned by a field, a document is named by (partition value, id):
+  // get, update, delete and compare-and-swap need it, and a value naming
+  // another partition answers not_found. List, count and claim with it cover
+  // that partition only (docs/data-model.md, "Partitions"). nullopt (the
+  // default) sends none.
   void set_partition(std::optional<value> partition) { partition_ = std::move(partition); }
 
   router_actor target() const { return target_; }
