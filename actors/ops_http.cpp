@@ -7,11 +7,13 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "caf/scoped_actor.hpp"
@@ -119,7 +121,19 @@ status_or<std::unique_ptr<ops_http_server>> ops_http_server::start(const std::st
                                             std::to_string(port) + ": " + reason};
   }
   result->port_ = static_cast<uint16_t>(bound);
-  result->accept_thread_ = std::thread{[&server] { server.listen_after_bind(); }};
+  auto listen_returned = std::make_shared<std::atomic<bool>>(false);
+  result->accept_thread_ = std::thread{[&server, listen_returned] {
+    server.listen_after_bind();
+    *listen_returned = true;
+  }};
+  // cpp-httplib's stop() does nothing until the accept thread has marked the
+  // server running, so a stop in that window left the thread in accept() for
+  // ever and stop()'s join hung (a node stopped right after it started).
+  // Return only once stop() can work. The wait ends: listen_after_bind marks
+  // the server running before anything else, or returns at once.
+  while (!server.is_running() && !*listen_returned) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
   return result;
 }
 
