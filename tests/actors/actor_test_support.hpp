@@ -1,8 +1,9 @@
-// Helpers shared by the actor tests: a counting engine decorator, a schema and
-// command builders for a small "jobs" collection.
+// Helpers shared by the actor tests: engine decorators, a router over test
+// shards and a way to ask it, a schema and command builders for a small
+// "jobs" collection.
 //
 // Thread safety: counting_engine's counters are atomic; the rest are plain
-// functions.
+// functions. ask_router needs CAF's test DSL (caf/test/dsl.hpp) included first.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,9 @@
 #include <string>
 #include <unistd.h>
 
+#include "actors/environment.hpp"
+#include "actors/router_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
 #include "schema/json.hpp"
 #include "schema/schema.hpp"
 #include "storage/commands.hpp"
@@ -17,10 +21,11 @@
 
 namespace velocity::test {
 
-// Forwards to another engine and counts sync() calls (fsyncs).
-class counting_engine final : public engine {
+// Forwards every call to another engine; decorators override what they
+// observe or break.
+class forwarding_engine : public engine {
  public:
-  explicit counting_engine(std::shared_ptr<engine> inner) : inner_(std::move(inner)) {}
+  explicit forwarding_engine(std::shared_ptr<engine> inner) : inner_(std::move(inner)) {}
   status get(column col, std::string_view key, std::string& out,
              const snapshot* view = nullptr) override {
     return inner_->get(col, key, out, view);
@@ -35,17 +40,61 @@ class counting_engine final : public engine {
   status write(const write_batch& batch, write_options options = {}) override {
     return inner_->write(batch, options);
   }
-  status sync() override {
-    ++syncs_;
-    return inner_->sync();
-  }
+  status sync() override { return inner_->sync(); }
   std::shared_ptr<const snapshot> make_snapshot() override { return inner_->make_snapshot(); }
-  size_t syncs() const { return syncs_.load(); }
 
  private:
   std::shared_ptr<engine> inner_;
+};
+
+// Counts sync() calls (fsyncs).
+class counting_engine final : public forwarding_engine {
+ public:
+  using forwarding_engine::forwarding_engine;
+  status sync() override {
+    ++syncs_;
+    return forwarding_engine::sync();
+  }
+  size_t syncs() const { return syncs_.load(); }
+
+ private:
   std::atomic<size_t> syncs_{0};
 };
+
+// A shard that accepts requests and never answers: for timeouts.
+inline shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
+  return {
+      [=](apply_atom, const shard_request&) { return self->make_response_promise<shard_reply>(); },
+      [=](schema_atom, const std::string&) { return self->make_response_promise<schema_reply>(); },
+      [=](shard_info_atom) { return self->make_response_promise<shard_info>(); },
+  };
+}
+
+// A router over these shards, as the node starts it (real clock and ids).
+inline router_control_actor spawn_test_router(caf::actor_system& sys,
+                                              std::vector<shard_actor> shards) {
+  router_options options;
+  options.node_id = "test-node";
+  options.shards = std::move(shards);
+  options.env = make_real_environment(7);
+  return spawn_router(sys, options);
+}
+
+// Sends one request to the router under a test coordinator fixture, runs the
+// coordinator and returns the response (a CAF error fails the test).
+template <class Fixture>
+client_response ask_router(Fixture& fixture, const router_control_actor& router,
+                           client_request request) {
+  auto handle =
+      fixture.self->request(router, caf::infinite, request_atom::value, std::move(request));
+  fixture.run();
+  client_response out;
+  handle.receive([&](client_response& r) { out = std::move(r); },
+                 [&](caf::error& e) {
+                   CAF_FAIL("router request failed: " << fixture.sys.render(e));
+                 });
+  return out;
+}
 
 // jobs: a string field `state` with an index by_state.
 inline collection_schema jobs_schema() {

@@ -35,11 +35,7 @@ struct partition_fixture : test_coordinator_fixture<> {
       CAF_REQUIRE(shard.ok());
       shards.push_back(shard.value());
     }
-    router_options options;
-    options.node_id = "test-node";
-    options.shards = shards;
-    options.env = make_real_environment(7);
-    router = spawn_router(sys, options);
+    router = test::spawn_test_router(sys, shards);
     auto parsed = parse_json(R"({"collection": "pj", "partition_key": "colony",
         "fields": {"colony": {"type": "string", "required": true}, "state": {"type": "string"}},
         "indexes": [{"name": "by_state", "fields": ["state"]}]})");
@@ -55,12 +51,7 @@ struct partition_fixture : test_coordinator_fixture<> {
     request.level = consistency::strong;
     if (colony) request.partition = value{*colony};
     request.body = std::move(c);
-    auto handle = self->request(router, caf::infinite, request_atom::value, std::move(request));
-    run();
-    reply out;
-    handle.receive([&](client_response& r) { out = std::move(r.result); },
-                   [&](caf::error& e) { CAF_FAIL("router request failed: " << sys.render(e)); });
-    return out;
+    return test::ask_router(*this, router, std::move(request)).result;
   }
 
   reply insert(const std::string& id, const std::string& colony,

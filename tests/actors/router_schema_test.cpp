@@ -18,6 +18,7 @@
 #include "actors/router_actor.hpp"
 #include "router/placement.hpp"
 #include "storage/memory_engine.hpp"
+#include "tests/actors/actor_test_support.hpp"
 
 using namespace velocity;
 
@@ -25,41 +26,16 @@ namespace {
 
 // Forwards to another engine; while `failing` is set every write fails with
 // io_error and writes nothing (a shard whose disk fails).
-class failing_engine final : public engine {
+class failing_engine final : public test::forwarding_engine {
  public:
-  explicit failing_engine(std::shared_ptr<engine> inner) : inner_(std::move(inner)) {}
-  status get(column col, std::string_view key, std::string& out,
-             const snapshot* view = nullptr) override {
-    return inner_->get(col, key, out, view);
-  }
-  std::vector<status_or<std::string>> multi_get(column col, const std::vector<std::string>& keys,
-                                               const snapshot* view = nullptr) override {
-    return inner_->multi_get(col, keys, view);
-  }
-  std::unique_ptr<iterator> scan(column col, const scan_options& options) override {
-    return inner_->scan(col, options);
-  }
+  using forwarding_engine::forwarding_engine;
   status write(const write_batch& batch, write_options options = {}) override {
     if (failing) return {error_code::io_error, "injected write failure"};
-    return inner_->write(batch, options);
+    return forwarding_engine::write(batch, options);
   }
-  status sync() override { return inner_->sync(); }
-  std::shared_ptr<const snapshot> make_snapshot() override { return inner_->make_snapshot(); }
 
   std::atomic<bool> failing{false};
-
- private:
-  std::shared_ptr<engine> inner_;
 };
-
-// A shard that accepts requests and never answers: for timeouts.
-shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
-  return {
-      [=](apply_atom, const shard_request&) { return self->make_response_promise<shard_reply>(); },
-      [=](schema_atom, const std::string&) { return self->make_response_promise<schema_reply>(); },
-      [=](shard_info_atom) { return self->make_response_promise<shard_info>(); },
-  };
-}
 
 // people: a string field `email`, no index.
 collection_schema people_schema() {
@@ -126,11 +102,7 @@ struct schema_fixture : test_coordinator_fixture<> {
   }
 
   void spawn_router_over_shards() {
-    router_options options;
-    options.node_id = "test-node";
-    options.shards = shards;
-    options.env = make_real_environment(7);
-    router = spawn_router(sys, options);
+    router = test::spawn_test_router(sys, shards);
   }
 
   uint32_t shard_count() const { return static_cast<uint32_t>(shards.size()); }
@@ -139,12 +111,7 @@ struct schema_fixture : test_coordinator_fixture<> {
     client_request request;
     request.request_id = 42;
     request.body = std::move(c);
-    auto handle = self->request(router, caf::infinite, request_atom::value, std::move(request));
-    run();
-    reply out;
-    handle.receive([&](client_response& r) { out = std::move(r.result); },
-                   [&](caf::error& e) { CAF_FAIL("router request failed: " << sys.render(e)); });
-    return out;
+    return test::ask_router(*this, router, std::move(request)).result;
   }
 
   // What `velocity schema apply` does.
@@ -301,7 +268,7 @@ CAF_TEST(a drop that failed on one shard completes when applied again after a re
 
 CAF_TEST(a shard that does not answer a schema change is named as maybe holding it) {
   start(1);
-  shards.push_back(sys.spawn(silent_shard));
+  shards.push_back(sys.spawn(test::silent_shard));
   spawn_router_over_shards();
   client_request request;
   request.timeout_ms = 250;

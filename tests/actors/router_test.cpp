@@ -19,15 +19,6 @@ using namespace velocity;
 
 namespace {
 
-// A shard that accepts requests and never answers: for timeouts.
-shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
-  return {
-      [=](apply_atom, const shard_request&) { return self->make_response_promise<shard_reply>(); },
-      [=](schema_atom, const std::string&) { return self->make_response_promise<schema_reply>(); },
-      [=](shard_info_atom) { return self->make_response_promise<shard_info>(); },
-  };
-}
-
 struct router_fixture : test_coordinator_fixture<> {
   std::shared_ptr<memory_engine> memory = std::make_shared<memory_engine>();
   std::vector<shard_actor> shards;
@@ -39,20 +30,11 @@ struct router_fixture : test_coordinator_fixture<> {
       CAF_REQUIRE(shard.ok());
       shards.push_back(shard.value());
     }
-    router_options options;
-    options.node_id = "test-node";
-    options.shards = shards;
-    options.env = make_real_environment(7);
-    router = spawn_router(sys, options);
+    router = test::spawn_test_router(sys, shards);
   }
 
   client_response ask(client_request request) {
-    auto handle = self->request(router, caf::infinite, request_atom::value, std::move(request));
-    run();
-    client_response out;
-    handle.receive([&](client_response& r) { out = std::move(r); },
-                   [&](caf::error& e) { CAF_FAIL("router request failed: " << sys.render(e)); });
-    return out;
+    return test::ask_router(*this, router, std::move(request));
   }
 
   client_response ask(command c, consistency level = consistency::strong) {
@@ -189,12 +171,8 @@ CAF_TEST(health status and get_schema are answered by the router) {
 }
 
 CAF_TEST(a shard that does not answer gives a timeout error) {
-  shards.push_back(sys.spawn(silent_shard));
-  router_options options;
-  options.node_id = "n";
-  options.shards = shards;
-  options.env = make_real_environment(7);
-  router = spawn_router(sys, options);
+  shards.push_back(sys.spawn(test::silent_shard));
+  router = test::spawn_test_router(sys, shards);
   client_request request;
   request.timeout_ms = 250;
   request.body = test::get_job("a");
