@@ -24,9 +24,10 @@ struct ClientRequest {
   requestId @0 :UInt64;
   consistency @1 :Consistency;
   timeoutMs @2 :UInt32;       # 0 = the server's default
-  # The value of the collection's partition key, when the command alone does
-  # not tell it (get/update/delete/cas by id in a collection partitioned by a
-  # field other than the id). Null = not given.
+  # The value of the collection's partition key. Names the document's
+  # partition for get/update/delete/cas in a collection partitioned by a field
+  # (required there); narrows list/count/claim to that partition. Null = not
+  # given. See docs/protocol.md and docs/data-model.md ("Partitions").
   partition @3 :Value;
   union {
     command @4 :Command;

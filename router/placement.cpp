@@ -212,7 +212,9 @@ partitioning partitioning_by_id(std::string collection) {
 
 value partition_value_of(const partitioning& p, std::string_view id, const value_map& fields) {
   if (p.key.empty()) return value{id};
-  if (const value* v = find_path(fields, p.key)) return *v;
+  // Null counts as absent, as in apply_defaults: the shard names the document
+  // by the default then, so the router must place it by the default too.
+  if (const value* v = find_path(fields, p.key); v != nullptr && !v->is_null()) return *v;
   return p.default_value.value_or(value{});
 }
 

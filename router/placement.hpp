@@ -63,7 +63,8 @@ partitioning partitioning_of(const collection_schema& schema);
 partitioning partitioning_by_id(std::string collection);
 
 // The partition value a document with these fields has once stored: the key
-// field, else the schema default, else null (an absent field indexes as null).
+// field unless absent or null, else the schema default, else null (the same
+// rule as schema.hpp's partition_value, which the shard names documents by).
 // For id partitioning, the id.
 value partition_value_of(const partitioning& p, std::string_view id, const value_map& fields);
 

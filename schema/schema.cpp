@@ -472,7 +472,9 @@ collection_schema canonical_schema(collection_schema schema) {
 value partition_value(const collection_schema& schema, std::string_view id,
                       const value_map& fields) {
   if (schema.partition_key.empty()) return value{id};
-  if (const value* v = find_path(fields, schema.partition_key)) return *v;
+  if (const value* v = find_path(fields, schema.partition_key); v != nullptr && !v->is_null()) {
+    return *v;
+  }
   for (const field_spec& field : schema.fields) {
     if (field.path == schema.partition_key && field.default_value) return *field.default_value;
   }

@@ -66,8 +66,8 @@ struct collection_schema {
 };
 
 // The partition value of a document of this collection with these fields: the
-// partition key field, else the schema's default for it, else null (an absent
-// field indexes as null). For a collection partitioned by id: the id, as a
+// partition key field unless absent or null, else the schema's default for it,
+// else null (as apply_defaults fills it; an absent field indexes as null). For a collection partitioned by id: the id, as a
 // string. router/placement.hpp places documents by this value.
 value partition_value(const collection_schema& schema, std::string_view id,
                       const value_map& fields);

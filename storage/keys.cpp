@@ -43,7 +43,6 @@ std::string collection_prefix(uint32_t shard, std::string_view collection) {
 }
 
 std::string document_name(std::string_view id, const value* partition) {
-  VELOCITY_CHECK(id.find('\0') == std::string_view::npos);
   std::string out{id};
   if (partition == nullptr) return out;
   out.push_back('\0');

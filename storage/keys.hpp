@@ -58,7 +58,9 @@ std::optional<uint64_t> decode_u64(std::string_view bytes);
 std::string shard_prefix(uint32_t shard);
 
 // A document's name (above). partition == nullptr: the collection is
-// partitioned by id. REQUIRES: id holds no 0x00.
+// partitioned by id. The state machine stores no id holding 0x00 (such an
+// id would make the name ambiguous; it is not asserted, since stored data is
+// input).
 std::string document_name(std::string_view id, const value* partition);
 std::string document_name(const collection_schema& schema, std::string_view id,
                           const value_map& fields);

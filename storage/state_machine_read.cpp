@@ -58,12 +58,11 @@ status resume_after(const cmd::list& c, char tag, std::string_view list_prefix,
   return {};
 }
 
-status too_many_skipped(std::string_view collection) {
-  return {error_code::overloaded,
-          "list of " + std::string{collection} + " skipped " +
-              std::to_string(limits::claim_scan_entries_max) +
-              " documents of other partitions; list by an index that starts with the partition key"};
-}
+// A list given a partition value skips the other partitions' entries on its
+// shard; past this many in one page it answers the page so far (possibly
+// empty) with a cursor after the last entry it skipped, so one page stays
+// short and paging always moves on.
+constexpr size_t list_skipped_entries_max = 10000;
 
 }  // namespace
 
@@ -73,6 +72,13 @@ reply state_machine::count_partition(const collection_schema& schema, const valu
   reply r;
   const auto part = partition_part(schema, partition);
   std::string prefix = keys::collection_prefix(shard_id_, schema.collection);
+  if (schema.partition_key.empty()) {  // partitioned by id: one document at most
+    std::string bytes;
+    status got = engine_.get(column::documents, prefix + *part, bytes);
+    if (!got.ok() && got.code() != error_code::not_found) return read_failure(got);
+    r.count = got.ok() ? 1 : 0;
+    return r;
+  }
   scan_options options{.lower = prefix, .upper = keys::range_end(prefix), .keys_only = true};
   auto it = engine_.scan(column::documents, options);
   for (; it->valid(); it->next()) {
@@ -136,10 +142,15 @@ reply state_machine::do_list(const cmd::list& c) {
       return read_failure(resumed);
     }
   }
+  const auto part = partition_part(**schema, c.partition);
+  if (part && !by_index && (*schema)->partition_key.empty()) {
+    // Partitioned by id: the partition value is the one id to list.
+    options.lower = std::max(options.lower, list_prefix + *part);
+    options.upper = std::min(*options.upper, list_prefix + *part + '\0');
+  }
   options.reverse = c.descending;
   reply r;
   if (options.lower >= *options.upper) return r;  // an empty range (e.g. from > to)
-  const auto part = partition_part(**schema, c.partition);
   std::string last_key;
   size_t skipped = 0;
   auto it = engine_.scan(col, options);
@@ -150,8 +161,9 @@ reply state_machine::do_list(const cmd::list& c) {
     }
     std::string_view name = by_index ? it->value() : it->key().substr(list_prefix.size());
     if (!in_partition(**schema, part, name)) {
-      if (++skipped > limits::claim_scan_entries_max) {
-        return read_failure(too_many_skipped(c.collection));
+      if (++skipped == list_skipped_entries_max) {
+        r.next_cursor = make_cursor(tag, it->key(), shard_bytes);
+        break;
       }
       continue;
     }

@@ -26,7 +26,7 @@ struct partition_fixture : test_coordinator_fixture<> {
   router_control_actor router;
 
   // Starts shard_count shards and a router, and creates `pj`: partitioned by
-  // colony, with an index by_state that does not start with the colony.
+  // colony (default c0), with an index by_state that does not start with it.
   void start(uint32_t shard_count) {
     memory = std::make_shared<memory_engine>();  // each start is a fresh node
     std::vector<shard_actor> shards;
@@ -37,7 +37,8 @@ struct partition_fixture : test_coordinator_fixture<> {
     }
     router = test::spawn_test_router(sys, shards);
     auto parsed = parse_json(R"({"collection": "pj", "partition_key": "colony",
-        "fields": {"colony": {"type": "string", "required": true}, "state": {"type": "string"}},
+        "fields": {"colony": {"type": "string", "required": true, "default": "c0"},
+                   "state": {"type": "string"}},
         "indexes": [{"name": "by_state", "fields": ["state"]}]})");
     CAF_REQUIRE(parsed.ok());
     auto schema = schema_from_value(parsed.value());
@@ -208,6 +209,20 @@ CAF_TEST(a write that would move a document to another partition is refused) {
     cmd::update update{"pj", "solo", patch, std::nullopt, 0};
     CAF_CHECK(ask(update, "c1").st.code() == error_code::invalid_argument);
     CAF_CHECK_EQUAL(version_of(get("solo", "c1")), 1u);
+  }
+}
+
+CAF_TEST(a null partition field is placed and named by the default) {
+  for (uint32_t shard_count : {1u, many_shards}) {
+    CAF_MESSAGE("shards: " << shard_count);
+    start(shard_count);
+    value_map fields;
+    fields.emplace("colony", value{});
+    CAF_REQUIRE(ask(cmd::insert{"pj", "nil", fields, 0}, std::nullopt).ok());
+    auto got = get("nil", "c0");
+    CAF_REQUIRE(got.ok());
+    CAF_CHECK_EQUAL(colony_of(got), "c0");
+    CAF_CHECK_EQUAL(ask(cmd::count{"pj", std::nullopt}, "c0").count, 1u);
   }
 }
 
