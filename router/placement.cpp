@@ -45,9 +45,10 @@ status contradicts(const partitioning& p, std::string_view what) {
 status_or<value> addressed_partition(const partitioning& p, std::string_view id,
                                      const std::optional<value>& partition, std::string_view op) {
   if (p.key.empty()) {
-    value by_id{id};
-    if (partition && !same(*partition, by_id)) return contradicts(p, "the document id " + quoted(id));
-    return by_id;
+    if (partition && !(partition->is_string() && partition->as_string() == id)) {
+      return contradicts(p, "the document id " + quoted(id));
+    }
+    return value{id};
   }
   if (!partition) return missing_partition(p, op);
   return *partition;
@@ -211,11 +212,8 @@ partitioning partitioning_by_id(std::string collection) {
 }
 
 value partition_value_of(const partitioning& p, std::string_view id, const value_map& fields) {
-  if (p.key.empty()) return value{id};
-  // Null counts as absent, as in apply_defaults: the shard names the document
-  // by the default then, so the router must place it by the default too.
-  if (const value* v = find_path(fields, p.key); v != nullptr && !v->is_null()) return *v;
-  return p.default_value.value_or(value{});
+  // The shard names documents by the same rule (schema.hpp, partition_value).
+  return partition_value_from(p.key, p.default_value, id, fields);
 }
 
 std::string_view to_string(route_kind kind) {

@@ -469,16 +469,22 @@ collection_schema canonical_schema(collection_schema schema) {
   return schema;
 }
 
+value partition_value_from(std::string_view key, const std::optional<value>& default_value,
+                           std::string_view id, const value_map& fields) {
+  if (key.empty()) return value{id};
+  // Null counts as absent, as in apply_defaults.
+  if (const value* v = find_path(fields, key); v != nullptr && !v->is_null()) return *v;
+  if (default_value) return *default_value;
+  return value{};
+}
+
 value partition_value(const collection_schema& schema, std::string_view id,
                       const value_map& fields) {
-  if (schema.partition_key.empty()) return value{id};
-  if (const value* v = find_path(fields, schema.partition_key); v != nullptr && !v->is_null()) {
-    return *v;
-  }
+  std::optional<value> default_value;
   for (const field_spec& field : schema.fields) {
-    if (field.path == schema.partition_key && field.default_value) return *field.default_value;
+    if (field.path == schema.partition_key) default_value = field.default_value;
   }
-  return value{};
+  return partition_value_from(schema.partition_key, default_value, id, fields);
 }
 
 }  // namespace velocity

@@ -71,6 +71,10 @@ struct collection_schema {
 // string. router/placement.hpp places documents by this value.
 value partition_value(const collection_schema& schema, std::string_view id,
                       const value_map& fields);
+// The same rule given the partition key and its default only (the router keeps
+// these, router/placement.hpp): one rule, so placing and naming never disagree.
+value partition_value_from(std::string_view key, const std::optional<value>& default_value,
+                           std::string_view id, const value_map& fields);
 
 // One broken rule: which field, which rule ("required", "type", "unknown_field",
 // "too_deep", ...), and a sentence for humans.
