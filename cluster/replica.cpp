@@ -1,0 +1,235 @@
+// Implements replica.hpp: the ready contract of cluster/raft/types.hpp,
+// step by step (the numbers below are the contract's).
+//
+// Thread safety: none (one owner).
+#include "cluster/replica.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "protocols/check.hpp"
+
+namespace velocity::cluster {
+
+replica::replica(const replica_config& config, raft::durable_state state, raft::index_t applied,
+                 const raft::log_store& store, int64_t now_ns)
+    : config_(config),
+      store_(store),
+      core_(config.raft, std::move(state), applied),
+      applied_(std::max(applied, core_.snapshot_info().index)),
+      next_tick_ns_(now_ns + config.tick_ns) {
+  VELOCITY_CHECK_LT(0, config.tick_ns);
+  drive();
+}
+
+void replica::tick_to(int64_t now_ns) {
+  while (next_tick_ns_ <= now_ns) {
+    core_.tick();
+    ++ticks_delivered_;
+    next_tick_ns_ += config_.tick_ns;
+  }
+  drive();
+}
+
+void replica::step(const raft::message& m) {
+  core_.step(m);
+  drive();
+}
+
+status replica::refuse(const status& core_error) const {
+  if (core_error.code() != error_code::not_leader) return core_error;
+  return status{error_code::not_leader,
+                "not leader; leader is " + std::to_string(core_.leader_hint())};
+}
+
+status replica::propose(uint64_t request, std::string data) {
+  VELOCITY_CHECK(request != 0);
+  if (proposals_.size() + reads_.size() >= replica_pending_max)
+    return status{error_code::overloaded, "too many requests waiting for their log entries"};
+  auto id = core_.propose(std::move(data));
+  if (!id.ok()) return refuse(id.error());
+  proposals_.emplace(id->index, std::make_pair(request, id->term));
+  drive();
+  return status{};
+}
+
+status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
+  VELOCITY_CHECK(request != 0);
+  if (proposals_.size() + reads_.size() >= replica_pending_max)
+    return status{error_code::overloaded, "too many requests waiting for their read index"};
+  // raft.hpp: every elapsed tick before a lease read, or a leader waking
+  // from a stall would serve a lease that expired while it slept.
+  if (mode == raft::read_mode::lease) tick_to(now_ns);
+  const status started = core_.read_index(request, mode);
+  if (!started.ok()) return refuse(started);
+  reads_.emplace(request, pending_read{});
+  drive();
+  return status{};
+}
+
+void replica::persisted(uint64_t token) {
+  if (!in_flight_ || token != token_) return;  // a stale token (never expected)
+  raft::ready rd = std::move(*in_flight_);
+  in_flight_.reset();
+  finish(rd);
+  drive();
+}
+
+void replica::compact(raft::index_t index, std::string data) {
+  capture_asked_ = false;
+  compaction_.emplace(index, std::move(data));
+  drive();
+}
+
+std::vector<effect> replica::take_effects() {
+  std::vector<effect> out;
+  out.swap(effects_);
+  return out;
+}
+
+void replica::fail_all(const status& error) {
+  for (const auto& [index, proposal] : proposals_)
+    push_fail(proposal.first, error);
+  proposals_.clear();
+  for (const auto& [request, read] : reads_) push_fail(request, error);
+  reads_.clear();
+}
+
+void replica::push_send(std::vector<raft::message> messages) {
+  effect send;
+  send.type = effect::kind::send;
+  send.messages = std::move(messages);
+  effects_.push_back(std::move(send));
+}
+
+void replica::push_fail(uint64_t request, status error) {
+  effect fail;
+  fail.type = effect::kind::fail;
+  fail.request = request;
+  fail.error = std::move(error);
+  effects_.push_back(std::move(fail));
+}
+
+// Takes readies until one must wait for its sync (only one outstanding).
+void replica::drive() {
+  while (!in_flight_) {
+    if (compaction_) {
+      // Between readies, so the core's log is not mid-persist.
+      const status compacted = core_.compact(compaction_->first, std::move(compaction_->second));
+      compaction_.reset();
+      if (compacted.ok()) bytes_since_snapshot_ = 0;
+    }
+    if (!core_.has_ready()) return;
+    raft::ready rd = core_.take_ready();
+    // 1. Messages that may leave before this ready is durable.
+    if (!rd.messages.empty()) push_send(std::move(rd.messages));
+    // 2. snap, entries, hard state in one batch.
+    const bool writes = rd.snap || !rd.entries.empty() || rd.hard;
+    if (writes && !config_.volatile_log) {
+      effect persist;
+      persist.type = effect::kind::persist;
+      store_.stage(rd, persist.batch);
+      persist.sync = rd.must_sync;
+      if (persist.sync) {
+        persist.token = ++token_;
+        effects_.push_back(std::move(persist));
+        in_flight_ = std::move(rd);
+        return;
+      }
+      effects_.push_back(std::move(persist));
+    }
+    finish(rd);
+  }
+}
+
+// Steps 3 to 6 for a ready whose writes are durable (or need no sync).
+void replica::finish(raft::ready& rd) {
+  // 3. Messages that promise what step 2 made durable.
+  if (!rd.messages_after_persist.empty())
+    push_send(std::move(rd.messages_after_persist));
+  // 4. A leader's snapshot replaces the application, then committed entries.
+  if (rd.snap && rd.snapshot_from_leader) {
+    applied_ = rd.snap->meta.index;
+    bytes_since_snapshot_ = 0;
+    // Proposals the snapshot covers may or may not be in it.
+    for (auto it = proposals_.begin(); it != proposals_.end() && it->first <= applied_;) {
+      push_fail(it->second.first,
+                status{error_code::timeout,
+                       "outcome unknown: the replica installed a snapshot covering the entry"});
+      it = proposals_.erase(it);
+    }
+    effect restore;
+    restore.type = effect::kind::restore;
+    restore.snapshot = std::move(rd.snap);
+    effects_.push_back(std::move(restore));
+  }
+  apply_committed(rd);
+  // 5. Reads whose index is applied; reads the leader lost.
+  for (const raft::read_state& rs : rd.read_states) {
+    auto it = reads_.find(rs.request_id);
+    if (it != reads_.end()) it->second.index = rs.index;
+  }
+  for (uint64_t request : rd.dropped_reads) {
+    if (reads_.erase(request) == 0) continue;
+    push_fail(request, refuse(status{error_code::not_leader, "leadership lost"}));
+  }
+  serve_reads();
+  // 6.
+  core_.advance();
+  maybe_capture();
+}
+
+void replica::apply_committed(raft::ready& rd) {
+  for (raft::entry& e : rd.committed) {
+    if (e.index <= applied_) continue;  // covered by a snapshot restored above
+    applied_ = e.index;
+    bytes_since_snapshot_ += raft::entry_bytes(e);
+    uint64_t answered = 0;
+    auto [first, last] = proposals_.equal_range(e.index);
+    for (auto it = first; it != last; ++it) {
+      const auto [request, term] = it->second;
+      if (term == e.term && answered == 0) {
+        answered = request;
+      } else {
+        // Another leader's entry took this index: ours was never applied.
+        push_fail(request,
+                  status{error_code::unavailable,
+                         "the proposal was overwritten by another leader; retry"});
+      }
+    }
+    proposals_.erase(first, last);
+    effect apply;
+    apply.type = effect::kind::apply;
+    apply.entry = std::move(e);
+    apply.request = answered;
+    effects_.push_back(std::move(apply));
+  }
+}
+
+void replica::serve_reads() {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (!it->second.index || *it->second.index > applied_) {
+      ++it;
+      continue;
+    }
+    effect read;
+    read.type = effect::kind::read;
+    read.request = it->first;
+    effects_.push_back(std::move(read));
+    it = reads_.erase(it);
+  }
+}
+
+void replica::maybe_capture() {
+  if (capture_asked_ || config_.compact_entries == 0) return;
+  const raft::index_t since = applied_ - core_.snapshot_info().index;
+  if (since < config_.compact_entries && bytes_since_snapshot_ < config_.compact_bytes) return;
+  if (core_.applied_index() != applied_) return;
+  capture_asked_ = true;
+  effect capture;
+  capture.type = effect::kind::capture;
+  capture.index = applied_;
+  effects_.push_back(std::move(capture));
+}
+
+}  // namespace velocity::cluster

@@ -1,0 +1,153 @@
+// The replica driver: THE one place that carries the Raft ready contract
+// (cluster/raft/types.hpp) for a replica of one shard. The shard actor (a
+// CAF shell over the document state machine) and the simulator (tests/sim)
+// both feed it events and carry out the effects it returns, so what the
+// simulator proves is the code production runs.
+//
+//   events in : tick_to(now), step(message), propose(request, data),
+//               read(request, mode, now), persisted(token), compact(index, data)
+//   effects out (take_effects, in order; the shell carries them out in order):
+//     send     : send these messages to their nodes now
+//     persist  : write this batch to the engine; if `sync`, make it durable
+//                and then call persisted(token); without sync, nothing to
+//                report (the write is ordered before everything after it)
+//     restore  : replace the application's state by this leader's snapshot
+//     apply    : apply this committed entry; if `request` != 0 answer that
+//                request with the application's reply
+//     read     : serve read `request` now (the applied index has reached its
+//                read index)
+//     fail     : answer `request` with this error
+//     capture  : capture the application's state at applied index `index`
+//                and call compact(index, data) (log compaction)
+//
+// The driver decides everything the contract leaves to a shell: which
+// messages may leave before the persist (raft's `messages`) and which only
+// after it; that the next ready is formed only after the previous one is
+// durable; which proposal an applied entry answers (the same index AND term:
+// a proposal whose index was taken by another leader's entry fails with
+// unavailable and was never applied, so the caller may retry it; one lost in
+// a snapshot install fails with timeout: its outcome is unknown); delivering
+// every elapsed tick of the monotonic clock before a lease read (raft.hpp's
+// shell rule); when to compact.
+//
+// Pure: no clocks (time is passed in), no threads, no I/O (persist effects
+// carry a staged write_batch). Thread safety: none; one owner.
+// Invariants: at most one ready is outstanding (taken, waiting for its sync);
+// effects come out in contract order; a request id appears in exactly one
+// apply/read/fail effect.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/raft/log_store.hpp"
+#include "cluster/raft/raft.hpp"
+#include "protocols/error.hpp"
+#include "storage/engine.hpp"
+
+namespace velocity::cluster {
+
+struct replica_config {
+  raft::config raft;
+  // One Raft tick of the monotonic clock.
+  int64_t tick_ns = 100'000'000;
+  // Compact once this many entries were applied since the last snapshot, or
+  // their bytes exceed compact_bytes. 0 disables compaction.
+  uint64_t compact_entries = 10'000;
+  uint64_t compact_bytes = 64ull << 20;
+  // Memory mode: the log lives only in the core (no persist effects; nothing
+  // is ever synced). Such a replica must never rejoin a group after a restart
+  // with the votes and entries it forgot (the node refuses it).
+  bool volatile_log = false;
+};
+
+// Pending reads and proposals per replica: beyond, propose/read answer overloaded.
+inline constexpr size_t replica_pending_max = 1 << 16;
+
+// One effect; `type` says which fields are set. (One struct rather than a
+// std::variant: GCC 12 reports false maybe-uninitialized errors on
+// vectors of variants of these members.)
+struct effect {
+  enum class kind : uint8_t { send, persist, restore, apply, read, fail, capture };
+  kind type = kind::send;
+  std::vector<raft::message> messages;  // send
+  write_batch batch;                    // persist
+  bool sync = false;                    // persist: make durable, then persisted(token)
+  uint64_t token = 0;                   // persist
+  std::optional<raft::snapshot> snapshot;  // restore
+  raft::entry entry;                    // apply
+  uint64_t request = 0;                 // apply (0: nobody waits on this node), read, fail
+  status error;                         // fail
+  raft::index_t index = 0;              // capture
+};
+
+class replica {
+ public:
+  // REQUIRES: validate(config.raft).ok(); `state` loaded from `store` (or a
+  // bootstrap state already persisted there); `applied` is the application's
+  // applied index. `now_ns` starts the tick clock (first tick one period later).
+  replica(const replica_config& config, raft::durable_state state, raft::index_t applied,
+          const raft::log_store& store, int64_t now_ns);
+
+  // Delivers every tick of the monotonic clock due at or before now_ns.
+  void tick_to(int64_t now_ns);
+  void step(const raft::message& m);
+  // Proposes `data`; the answer is a later apply (with `request`) or fail
+  // effect. Errors now: not_leader (leader_hint() says where), unavailable,
+  // overloaded (the core's, or replica_pending_max).
+  status propose(uint64_t request, std::string data);
+  // A linearizable read; the answer is a later read or fail effect. A lease
+  // read first catches up every elapsed tick. Errors as propose.
+  status read(uint64_t request, raft::read_mode mode, int64_t now_ns);
+  // The persist effect with `token` is durable.
+  void persisted(uint64_t token);
+  // The answer to a capture effect: the application's state at `index`.
+  void compact(raft::index_t index, std::string data);
+
+  std::vector<effect> take_effects();
+  bool has_effects() const { return !effects_.empty(); }
+
+  // Fails every pending proposal and read (the replica is shutting down or
+  // its application failed); the effects come out with take_effects.
+  void fail_all(const status& error);
+
+  const raft::raft& core() const { return core_; }
+  raft::node_id leader_hint() const { return core_.leader_hint(); }
+  raft::index_t applied() const { return applied_; }
+  bool persist_in_flight() const { return in_flight_.has_value(); }
+  int64_t ticks_delivered() const { return ticks_delivered_; }
+
+ private:
+  void drive();
+  void finish(raft::ready& rd);
+  void apply_committed(raft::ready& rd);
+  void serve_reads();
+  void maybe_capture();
+  status refuse(const status& core_error) const;
+  void push_send(std::vector<raft::message> messages);
+  void push_fail(uint64_t request, status error);
+
+  struct pending_read {
+    std::optional<raft::index_t> index;  // set when the read_state arrived
+  };
+
+  replica_config config_;
+  const raft::log_store& store_;
+  raft::raft core_;
+  raft::index_t applied_ = 0;
+  std::optional<raft::ready> in_flight_;  // taken, waiting for persisted(token_)
+  uint64_t token_ = 0;
+  std::optional<std::pair<raft::index_t, std::string>> compaction_;  // waits for no in-flight
+  bool capture_asked_ = false;
+  uint64_t bytes_since_snapshot_ = 0;
+  int64_t next_tick_ns_ = 0;
+  int64_t ticks_delivered_ = 0;
+  std::multimap<raft::index_t, std::pair<uint64_t, raft::term_t>> proposals_;  // index -> (request, term)
+  std::map<uint64_t, pending_read> reads_;
+  std::vector<effect> effects_;
+};
+
+}  // namespace velocity::cluster

@@ -1,0 +1,335 @@
+// The replica driver (cluster/replica.hpp): the effects it hands its shell,
+// their order, and which request each answer goes to. A small harness plays
+// the shell: it carries out effects in order over memory engines, routes
+// messages between replicas, and holds syncs until the test releases them.
+#define CAF_SUITE cluster_replica
+#include "caf/test/unit_test.hpp"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <algorithm>
+#include <vector>
+
+#include "cluster/replica.hpp"
+#include "storage/memory_engine.hpp"
+
+using namespace velocity;
+using namespace velocity::cluster;
+
+namespace {
+
+constexpr int64_t tick_ns = 1000;
+
+struct node {
+  std::unique_ptr<memory_engine> disk = std::make_unique<memory_engine>();
+  std::unique_ptr<raft::log_store> store;
+  std::unique_ptr<replica> driver;
+  std::vector<uint64_t> applied_requests;  // requests answered by apply effects
+  std::vector<raft::index_t> applied_indexes;
+  std::vector<uint64_t> reads;
+  std::map<uint64_t, status> failed;
+  std::vector<uint64_t> sync_tokens;  // persist effects waiting for the test
+  std::vector<std::string> order;     // effect kinds in the order carried out
+  std::vector<raft::index_t> captures;
+};
+
+struct harness {
+  std::map<raft::node_id, node> nodes;
+  std::deque<raft::message> wire;
+  std::set<raft::node_id> isolated;
+  bool hold_syncs = false;
+  int64_t now_ns = 0;
+
+  harness(std::vector<raft::node_id> ids, replica_config base) {
+    for (raft::node_id id : ids) {
+      node& n = nodes[id];
+      n.store = std::make_unique<raft::log_store>(*n.disk, 1);
+      raft::ready boot;
+      boot.snap = raft::bootstrap_state(ids).snap;
+      boot.snapshot_from_leader = true;
+      boot.must_sync = true;
+      CAF_REQUIRE(n.store->persist(boot).ok());
+      auto loaded = n.store->load();
+      CAF_REQUIRE(loaded.ok());
+      replica_config cfg = base;
+      cfg.raft.id = id;
+      cfg.raft.random_seed = id * 7;
+      n.driver = std::make_unique<replica>(cfg, std::move(loaded.value()), 0, *n.store, now_ns);
+    }
+  }
+
+  void carry_out(raft::node_id id) {
+    node& n = nodes.at(id);
+    while (n.driver->has_effects()) {
+      for (effect& fx : n.driver->take_effects()) {
+        switch (fx.type) {
+          case effect::kind::send:
+            n.order.push_back("send");
+            for (auto& m : fx.messages)
+              if (!isolated.count(m.from) && !isolated.count(m.to)) wire.push_back(m);
+            break;
+          case effect::kind::persist:
+            n.order.push_back(fx.sync ? "persist-sync" : "persist");
+            CAF_REQUIRE(n.disk->write(fx.batch, write_options{}).ok());
+            if (fx.sync) n.sync_tokens.push_back(fx.token);
+            break;
+          case effect::kind::apply:
+            n.order.push_back("apply");
+            n.applied_indexes.push_back(fx.entry.index);
+            if (fx.request != 0) n.applied_requests.push_back(fx.request);
+            break;
+          case effect::kind::read:
+            n.order.push_back("read");
+            n.reads.push_back(fx.request);
+            break;
+          case effect::kind::fail:
+            n.order.push_back("fail");
+            n.failed.emplace(fx.request, fx.error);
+            break;
+          case effect::kind::capture:
+            n.order.push_back("capture");
+            n.captures.push_back(fx.index);
+            n.driver->compact(fx.index, std::string{});
+            break;
+          case effect::kind::restore:
+            n.order.push_back("restore");
+            break;
+        }
+      }
+      if (!hold_syncs) release_syncs(id);
+    }
+  }
+
+  void release_syncs(raft::node_id id) {
+    node& n = nodes.at(id);
+    auto tokens = std::move(n.sync_tokens);
+    n.sync_tokens.clear();
+    for (uint64_t token : tokens) {
+      CAF_REQUIRE(n.disk->sync().ok());
+      n.driver->persisted(token);
+    }
+  }
+
+  // Delivers messages and effects until nothing moves.
+  void settle() {
+    for (size_t round = 0; round < 100'000; ++round) {
+      bool moved = false;
+      for (auto& [id, n] : nodes) {
+        if (n.driver->has_effects()) {
+          carry_out(id);
+          moved = true;
+        }
+      }
+      if (!wire.empty()) {
+        raft::message m = std::move(wire.front());
+        wire.pop_front();
+        if (nodes.count(m.to) && !isolated.count(m.to)) nodes.at(m.to).driver->step(m);
+        moved = true;
+      }
+      if (!moved) return;
+    }
+    CAF_FAIL("the replicas never settled");
+  }
+
+  void advance_ms(int64_t ticks) {
+    for (int64_t i = 0; i < ticks; ++i) {
+      now_ns += tick_ns;
+      for (auto& [id, n] : nodes)
+        if (!isolated.count(id)) n.driver->tick_to(now_ns);
+      settle();
+    }
+  }
+
+  raft::node_id leader() const {
+    for (const auto& [id, n] : nodes)
+      if (!isolated.count(id) && n.driver->core().current_role() == raft::role::leader) return id;
+    return raft::no_node;
+  }
+
+  raft::node_id elect() {
+    for (int i = 0; i < 200 && leader() == raft::no_node; ++i) advance_ms(1);
+    return leader();
+  }
+};
+
+replica_config base_config() {
+  replica_config cfg;
+  cfg.tick_ns = tick_ns;
+  cfg.raft.election_ticks = 10;
+  cfg.raft.heartbeat_ticks = 1;
+  cfg.raft.lease_ticks = 5;
+  cfg.compact_entries = 0;
+  return cfg;
+}
+
+}  // namespace
+
+CAF_TEST(a group of one commits on its own sync and answers the proposer with the apply) {
+  harness h({1}, base_config());
+  CAF_REQUIRE_EQUAL(h.elect(), 1u);
+  node& n = h.nodes.at(1);
+  h.hold_syncs = true;
+  n.order.clear();
+  CAF_REQUIRE(n.driver->propose(7, "seven").ok());
+  h.carry_out(1);
+  // The entry is written, and nothing is applied before its sync.
+  CAF_CHECK_EQUAL(n.order, (std::vector<std::string>{"persist-sync"}));
+  CAF_CHECK(n.applied_requests.empty());
+  CAF_CHECK(n.driver->persist_in_flight());
+  // A second proposal waits in the core while the first sync is in flight.
+  CAF_REQUIRE(n.driver->propose(8, "eight").ok());
+  h.carry_out(1);
+  CAF_CHECK_EQUAL(n.order.size(), 1u);
+  h.release_syncs(1);
+  h.hold_syncs = false;
+  h.carry_out(1);
+  CAF_CHECK_EQUAL(n.applied_requests, (std::vector<uint64_t>{7, 8}));
+  CAF_CHECK(!n.driver->persist_in_flight());
+}
+
+CAF_TEST(a volatile group of one applies without persist effects) {
+  replica_config cfg = base_config();
+  cfg.volatile_log = true;
+  harness h({1}, cfg);
+  CAF_REQUIRE_EQUAL(h.elect(), 1u);
+  node& n = h.nodes.at(1);
+  n.order.clear();
+  CAF_REQUIRE(n.driver->propose(1, "a").ok());
+  h.carry_out(1);
+  CAF_CHECK_EQUAL(n.order, (std::vector<std::string>{"apply"}));
+  CAF_CHECK_EQUAL(n.applied_requests, (std::vector<uint64_t>{1}));
+}
+
+CAF_TEST(a follower sends its append response only after its persist is durable) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  raft::node_id follower = lead == 1 ? 2 : 1;
+  h.hold_syncs = true;
+  CAF_REQUIRE(h.nodes.at(lead).driver->propose(5, "x").ok());
+  h.nodes.at(follower).order.clear();
+  h.settle();
+  node& f = h.nodes.at(follower);
+  // The follower wrote the entry, but no answer left before its sync.
+  CAF_REQUIRE(!f.order.empty());
+  CAF_CHECK_EQUAL(f.order.back(), "persist-sync");
+  CAF_CHECK(h.nodes.at(lead).applied_requests.empty());
+  h.hold_syncs = false;
+  for (auto& [id, n] : h.nodes) h.release_syncs(id);
+  h.settle();
+  h.advance_ms(2);
+  CAF_CHECK_EQUAL(h.nodes.at(lead).applied_requests, (std::vector<uint64_t>{5}));
+  // Every replica applied the same indexes; only the proposer answers.
+  CAF_CHECK_EQUAL(f.applied_indexes, h.nodes.at(lead).applied_indexes);
+  CAF_CHECK(f.applied_requests.empty());
+}
+
+CAF_TEST(a follower refuses proposals and reads with the leader it knows) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  raft::node_id follower = lead == 3 ? 2 : 3;
+  status refused = h.nodes.at(follower).driver->propose(1, "x");
+  CAF_CHECK_EQUAL(refused.code(), error_code::not_leader);
+  CAF_CHECK_EQUAL(refused.message(), "not leader; leader is " + std::to_string(lead));
+  status read = h.nodes.at(follower).driver->read(2, raft::read_mode::safe, h.now_ns);
+  CAF_CHECK_EQUAL(read.code(), error_code::not_leader);
+}
+
+CAF_TEST(an overwritten proposal fails with unavailable and is never applied) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id old_leader = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(old_leader, raft::no_node);
+  h.advance_ms(2);
+  // The old leader appends an entry nobody else sees, then loses its term.
+  h.isolated.insert(old_leader);
+  CAF_REQUIRE(h.nodes.at(old_leader).driver->propose(42, "lost").ok());
+  h.carry_out(old_leader);
+  raft::node_id new_leader = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(new_leader, raft::no_node);
+  CAF_REQUIRE(h.nodes.at(new_leader).driver->propose(43, "won").ok());
+  h.advance_ms(3);
+  h.isolated.clear();
+  h.advance_ms(30);
+  node& old = h.nodes.at(old_leader);
+  CAF_REQUIRE_EQUAL(old.failed.count(42), 1u);
+  CAF_CHECK_EQUAL(old.failed.at(42).code(), error_code::unavailable);
+  CAF_CHECK(old.applied_requests.empty());
+  CAF_CHECK_EQUAL(h.nodes.at(new_leader).applied_requests, (std::vector<uint64_t>{43}));
+  CAF_CHECK_EQUAL(old.applied_indexes, h.nodes.at(new_leader).applied_indexes);
+}
+
+CAF_TEST(a read is served after the applied index reaches its read index) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  node& l = h.nodes.at(lead);
+  CAF_REQUIRE(l.driver->propose(1, "w").ok());
+  CAF_REQUIRE(l.driver->read(2, raft::read_mode::safe, h.now_ns).ok());
+  h.settle();
+  CAF_REQUIRE_EQUAL(l.reads, (std::vector<uint64_t>{2}));
+  // The write the read was issued after was applied before the read was served.
+  CAF_CHECK_EQUAL(l.applied_requests, (std::vector<uint64_t>{1}));
+  auto apply_at = std::find(l.order.begin(), l.order.end(), "apply");
+  auto read_at = std::find(l.order.begin(), l.order.end(), "read");
+  CAF_CHECK(apply_at < read_at);
+}
+
+CAF_TEST(a lease read first delivers every elapsed tick) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  node& l = h.nodes.at(lead);
+  int64_t before = l.driver->ticks_delivered();
+  // The leader's thread stalled for 50 ticks: its lease expired meanwhile,
+  // and once the ticks are delivered check-quorum has deposed it (it heard
+  // from nobody for an election timeout), so the read is refused instead of
+  // being served from the stale lease.
+  status r = l.driver->read(9, raft::read_mode::lease, h.now_ns + 50 * tick_ns);
+  CAF_CHECK_EQUAL(l.driver->ticks_delivered(), before + 50);
+  CAF_CHECK_EQUAL(r.code(), error_code::not_leader);
+  h.carry_out(lead);
+  CAF_CHECK(l.reads.empty());
+}
+
+CAF_TEST(compaction is asked for after compact_entries and bounds the log) {
+  replica_config cfg = base_config();
+  cfg.compact_entries = 5;
+  harness h({1}, cfg);
+  CAF_REQUIRE_EQUAL(h.elect(), 1u);
+  node& n = h.nodes.at(1);
+  for (uint64_t r = 1; r <= 12; ++r) {
+    CAF_REQUIRE(n.driver->propose(r, "v").ok());
+    h.settle();
+  }
+  CAF_CHECK_EQUAL(n.applied_requests.size(), 12u);
+  CAF_REQUIRE(n.captures.size() >= 2u);
+  CAF_CHECK_EQUAL(n.driver->core().snapshot_info().index, n.captures.back());
+  CAF_CHECK_EQUAL(n.driver->core().first_index(), n.captures.back() + 1);
+  // The durable log was truncated too.
+  auto loaded = n.store->load();
+  CAF_REQUIRE(loaded.ok());
+  CAF_CHECK_EQUAL(loaded->snap.meta.index, n.captures.back());
+}
+
+CAF_TEST(fail_all answers every pending proposal and read once) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  h.isolated.insert(lead);
+  node& l = h.nodes.at(lead);
+  CAF_REQUIRE(l.driver->propose(1, "a").ok());
+  CAF_REQUIRE(l.driver->read(2, raft::read_mode::safe, h.now_ns).ok());
+  l.driver->fail_all(status{error_code::unavailable, "stopping"});
+  h.carry_out(lead);
+  CAF_CHECK_EQUAL(l.failed.size(), 2u);
+  CAF_CHECK_EQUAL(l.failed.at(1).code(), error_code::unavailable);
+  CAF_CHECK_EQUAL(l.failed.at(2).code(), error_code::unavailable);
+}
