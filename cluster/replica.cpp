@@ -36,6 +36,11 @@ void replica::step(const raft::message& m) {
   drive();
 }
 
+void replica::campaign() {
+  core_.campaign();
+  drive();
+}
+
 status replica::refuse(const status& core_error) const {
   if (core_error.code() != error_code::not_leader) return core_error;
   return status{error_code::not_leader,

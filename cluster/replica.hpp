@@ -95,6 +95,9 @@ class replica {
   // Delivers every tick of the monotonic clock due at or before now_ns.
   void tick_to(int64_t now_ns);
   void step(const raft::message& m);
+  // Starts an election now (raft::campaign): a shell starting the only voter
+  // of a group calls it so the group serves at once.
+  void campaign();
   // Proposes `data`; the answer is a later apply (with `request`) or fail
   // effect. Errors now: not_leader (leader_hint() says where), unavailable,
   // overloaded (the core's, or replica_pending_max).

@@ -110,6 +110,10 @@ raft::~raft() = default;
 
 void raft::tick() { impl_->tick(); }
 
+void raft::campaign() {
+  if (impl_->role_ != role::leader) impl_->campaign(false);
+}
+
 void raft::step(const message& m) { impl_->step(m); }
 
 status_or<entry_id> raft::propose(std::string data) {

@@ -72,6 +72,12 @@ class raft {
   // transfer timeouts.
   void tick();
 
+  // Starts an election now, as if the election timeout had elapsed (with
+  // pre-vote when configured). Nothing happens unless this node is a voter
+  // and not the leader. A group whose only voter is this node becomes leader
+  // at once, so a single-node shard needs no election timeout to start.
+  void campaign();
+
   // A message from another replica. Stale, duplicate, misaddressed or
   // malformed messages are ignored (they never crash the core).
   void step(const message& m);

@@ -190,6 +190,26 @@ CAF_TEST(a group of one commits on its own sync and answers the proposer with th
   CAF_CHECK(!n.driver->persist_in_flight());
 }
 
+CAF_TEST(the only voter of a group leads as soon as it campaigns) {
+  harness h({1}, base_config());
+  node& n = h.nodes.at(1);
+  n.driver->campaign();
+  h.settle();
+  CAF_CHECK_EQUAL(n.driver->core().current_role(), raft::role::leader);
+  CAF_CHECK(n.driver->propose(3, "x").ok());
+  h.settle();
+  CAF_CHECK_EQUAL(n.applied_requests, (std::vector<uint64_t>{3}));
+  CAF_CHECK_EQUAL(n.driver->ticks_delivered(), 0);
+}
+
+CAF_TEST(a campaign in a group of three does not make a leader by itself) {
+  harness h({1, 2, 3}, base_config());
+  h.isolated = {2, 3};
+  h.nodes.at(1).driver->campaign();
+  h.settle();
+  CAF_CHECK_NOT_EQUAL(h.nodes.at(1).driver->core().current_role(), raft::role::leader);
+}
+
 CAF_TEST(a volatile group of one applies without persist effects) {
   replica_config cfg = base_config();
   cfg.volatile_log = true;
