@@ -49,7 +49,7 @@ status replica::refuse(const status& core_error) const {
 
 status replica::propose(uint64_t request, std::string data) {
   VELOCITY_CHECK(request != 0);
-  if (proposals_.size() + reads_.size() >= replica_pending_max)
+  if (pending() >= replica_pending_max)
     return status{error_code::overloaded, "too many requests waiting for their log entries"};
   auto id = core_.propose(std::move(data));
   if (!id.ok()) return refuse(id.error());
@@ -60,16 +60,39 @@ status replica::propose(uint64_t request, std::string data) {
 
 status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
   VELOCITY_CHECK(request != 0);
-  if (proposals_.size() + reads_.size() >= replica_pending_max)
+  if (pending() >= replica_pending_max)
     return status{error_code::overloaded, "too many requests waiting for their read index"};
   // raft.hpp: every elapsed tick before a lease read, or a leader waking
   // from a stall would serve a lease that expired while it slept.
   if (mode == raft::read_mode::lease) tick_to(now_ns);
   const status started = core_.read_index(request, mode);
+  if (started.code() == error_code::unavailable && core_.current_role() == raft::role::leader) {
+    // A new leader confirms reads only after committing an entry of its
+    // term (thesis 6.4): wait for that instead of refusing the client.
+    deferred_reads_.emplace_back(request, mode);
+    return status{};
+  }
   if (!started.ok()) return refuse(started);
   reads_.emplace(request, pending_read{});
   drive();
   return status{};
+}
+
+void replica::retry_deferred_reads() {
+  if (deferred_reads_.empty()) return;
+  auto waiting = std::move(deferred_reads_);
+  deferred_reads_.clear();
+  for (const auto& [request, mode] : waiting) {
+    const status started = core_.read_index(request, mode);
+    if (started.code() == error_code::unavailable &&
+        core_.current_role() == raft::role::leader) {
+      deferred_reads_.emplace_back(request, mode);
+    } else if (!started.ok()) {
+      push_fail(request, refuse(started));
+    } else {
+      reads_.emplace(request, pending_read{});
+    }
+  }
 }
 
 void replica::persisted(uint64_t token) {
@@ -98,6 +121,8 @@ void replica::fail_all(const status& error) {
   proposals_.clear();
   for (const auto& [request, read] : reads_) push_fail(request, error);
   reads_.clear();
+  for (const auto& [request, mode] : deferred_reads_) push_fail(request, error);
+  deferred_reads_.clear();
 }
 
 void replica::push_send(std::vector<raft::message> messages) {
@@ -181,6 +206,7 @@ void replica::finish(raft::ready& rd) {
   serve_reads();
   // 6.
   core_.advance();
+  retry_deferred_reads();
   maybe_capture();
 }
 

@@ -32,6 +32,8 @@
 //
 // Pure: no clocks (time is passed in), no threads, no I/O (persist effects
 // carry a staged write_batch). Thread safety: none; one owner.
+// A read that reaches a new leader before it has committed an entry of its
+// term waits for that commit instead of failing.
 // Invariants: at most one ready is outstanding (taken, waiting for its sync);
 // effects come out in contract order; a request id appears in exactly one
 // apply/read/fail effect.
@@ -129,6 +131,8 @@ class replica {
   void apply_committed(raft::ready& rd);
   void serve_reads();
   void maybe_capture();
+  void retry_deferred_reads();
+  size_t pending() const { return proposals_.size() + reads_.size() + deferred_reads_.size(); }
   status refuse(const status& core_error) const;
   void push_send(std::vector<raft::message> messages);
   void push_fail(uint64_t request, status error);
@@ -150,6 +154,8 @@ class replica {
   int64_t ticks_delivered_ = 0;
   std::multimap<raft::index_t, std::pair<uint64_t, raft::term_t>> proposals_;  // index -> (request, term)
   std::map<uint64_t, pending_read> reads_;
+  // Reads that arrived before this leader committed an entry of its term.
+  std::vector<std::pair<uint64_t, raft::read_mode>> deferred_reads_;
   std::vector<effect> effects_;
 };
 

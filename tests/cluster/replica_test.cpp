@@ -300,6 +300,23 @@ CAF_TEST(a read is served after the applied index reaches its read index) {
   CAF_CHECK(apply_at < read_at);
 }
 
+CAF_TEST(a read at a new leader waits for the first commit of its term) {
+  harness h({1}, base_config());
+  node& n = h.nodes.at(1);
+  h.hold_syncs = true;
+  n.driver->campaign();
+  h.carry_out(1);
+  CAF_REQUIRE_EQUAL(n.driver->core().current_role(), raft::role::leader);
+  // The leader's no-op is not durable yet, so nothing of this term is committed.
+  CAF_REQUIRE(n.driver->read(4, raft::read_mode::safe, h.now_ns).ok());
+  h.carry_out(1);
+  CAF_CHECK(n.reads.empty());
+  h.hold_syncs = false;
+  h.release_syncs(1);
+  h.carry_out(1);
+  CAF_CHECK_EQUAL(n.reads, (std::vector<uint64_t>{4}));
+}
+
 CAF_TEST(a lease read first delivers every elapsed tick) {
   harness h({1, 2, 3}, base_config());
   raft::node_id lead = h.elect();
