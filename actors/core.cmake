@@ -1,6 +1,6 @@
 # velocity_actors: the environment seam, the log writer (group commit), the
 # shard actors, the router actor and the metrics registry they write to. Thin
-# CAF shells over storage/ and router/.
+# CAF shells over storage/, cluster/ and router/.
 add_library(velocity_actors STATIC
   ${CMAKE_CURRENT_LIST_DIR}/environment.cpp
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
@@ -10,5 +10,5 @@ add_library(velocity_actors STATIC
 )
 target_include_directories(velocity_actors PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(velocity_actors
-  PUBLIC velocity_storage velocity_router velocity_protocols CAF::core
+  PUBLIC velocity_storage velocity_cluster velocity_router velocity_protocols CAF::core
   PRIVATE velocity_warnings spdlog::spdlog)

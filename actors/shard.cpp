@@ -1,33 +1,42 @@
-// The shard actor (see shard.hpp): propose -> apply -> durable -> reply.
+// The shard actor (see shard.hpp): the Raft shell of one shard replica.
 //
 // Actor safety: state is touched only by the shard actor.
 #include "actors/shard.hpp"
 
-#include <algorithm>
-#include <deque>
+#include <unordered_map>
 #include <utility>
 
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
+#include "cluster/raft/log_store.hpp"
+#include "cluster/replica.hpp"
+#include "storage/command_codec.hpp"
 #include "storage/state_machine.hpp"
 
 namespace velocity {
 
 namespace {
 
-// A reply held back until every write up to `index` is durable.
-struct pending_reply {
-  uint64_t index = 0;
+// Entries applied between log compactions. The state machine's data is
+// the snapshot (it lives in the engine), so compaction only drops the log.
+constexpr uint64_t shard_compact_entries = 10'000;
+constexpr uint64_t shard_compact_bytes = 64ull << 20;
+
+// A request waiting for the driver's answer. `cmd` is kept so the leader
+// applies its own proposals without decoding them, and to run reads.
+struct pending_request {
   caf::typed_response_promise<shard_reply> promise;
-  reply result;
+  command cmd;
 };
 
 struct shard_state {
   shard_options options_;
   std::shared_ptr<state_machine> machine_;
-  std::deque<pending_reply> pending_;  // ascending index
-  uint64_t durable_index_ = 0;
-  std::optional<status> failure_;      // set once an engine write failed
+  std::shared_ptr<raft::log_store> store_;  // the driver refers to it
+  std::unique_ptr<cluster::replica> replica_;
+  std::unordered_map<uint64_t, pending_request> requests_;
+  uint64_t next_request_ = 0;
+  std::optional<status> failure_;  // set once an engine write or fsync failed
 };
 
 using shard_pointer = shard_actor::stateful_pointer<shard_state>;
@@ -42,86 +51,185 @@ reply error_reply(status st) {
   return r;
 }
 
-// Answers, in order, every held reply whose writes are now durable.
-void release_durable(shard_pointer self) {
-  auto& st = self->state;
-  while (!st.pending_.empty() && st.pending_.front().index <= st.durable_index_) {
-    auto& front = st.pending_.front();
-    front.promise.deliver(shard_reply{std::move(front.result)});
-    st.pending_.pop_front();
-  }
+std::string shard_name(const shard_state& st) {
+  return "shard " + std::to_string(st.options_.shard_id);
 }
 
-// The log writer answered for every write up to `index`.
-void on_durable(shard_pointer self, uint64_t index, const status& synced) {
-  auto& st = self->state;
-  if (!synced.ok()) {
-    // The writes are applied but maybe not on disk: tell their clients so
-    // instead of acknowledging, and stop accepting (reopen to recover).
-    status lost{error_code::io_error, "shard " + std::to_string(st.options_.shard_id) +
-                                          ": write applied but fsync failed: " + synced.message()};
-    for (auto& entry : st.pending_)
-      if (entry.index <= index) entry.result = error_reply(lost);
-    if (!st.failure_) st.failure_ = lost;
-  }
-  st.durable_index_ = std::max(st.durable_index_, index);
-  release_durable(self);
+void answer(shard_pointer self, uint64_t request, reply result) {
+  auto it = self->state.requests_.find(request);
+  if (it == self->state.requests_.end()) return;
+  it->second.promise.deliver(shard_reply{std::move(result)});
+  self->state.requests_.erase(it);
 }
 
-void ask_durable(shard_pointer self, uint64_t index) {
+// The replica cannot go on: answer everything waiting, refuse what comes.
+void fail_shard(shard_pointer self, const status& why) {
+  auto& st = self->state;
+  if (!st.failure_) st.failure_ = why;
+  st.replica_->fail_all(why);
+}
+
+void carry_out(shard_pointer self);
+
+// A persist effect with sync: the log writer's group commit covers this
+// batch with every other shard's batch of the round.
+void ask_durable(shard_pointer self, uint64_t token) {
   self->request(self->state.options_.log_writer, caf::infinite, sync_atom::value)
-      .then([=](const sync_result& result) { on_durable(self, index, result.st); },
-            [=](caf::error& err) {
-              on_durable(self, index,
-                         {error_code::unavailable,
-                          "log writer unreachable: " + self->system().render(err)});
-            });
+      .then(
+          [=](const sync_result& result) {
+            if (result.st.ok()) {
+              self->state.replica_->persisted(token);
+            } else {
+              fail_shard(self, {error_code::io_error, shard_name(self->state) +
+                                                          ": Raft log fsync failed: " +
+                                                          result.st.message()});
+            }
+            carry_out(self);
+          },
+          [=](caf::error& err) {
+            fail_shard(self, {error_code::unavailable,
+                              "log writer unreachable: " + self->system().render(err)});
+            carry_out(self);
+          });
 }
 
-void handle_apply(shard_pointer self, const command& cmd,
-                  caf::typed_response_promise<shard_reply>& promise) {
+void persist(shard_pointer self, cluster::effect& fx) {
   auto& st = self->state;
-  auto& machine = *st.machine_;
-  bool persistent = static_cast<bool>(st.options_.log_writer);
-  if (is_read(cmd)) {
-    auto result = machine.apply(0, cmd);
-    if (st.pending_.empty()) {
-      promise.deliver(shard_reply{std::move(result)});
-    } else {
-      st.pending_.push_back({machine.applied_index(), promise, std::move(result)});
+  if (st.failure_) return;
+  if (auto written = st.options_.engine_->write(fx.batch, write_options{}); !written.ok()) {
+    fail_shard(self, {error_code::io_error,
+                      shard_name(st) + ": Raft log write failed: " + written.message()});
+    return;
+  }
+  if (!fx.sync) return;
+  if (st.options_.log_writer) ask_durable(self, fx.token);
+  else st.replica_->persisted(fx.token);
+}
+
+void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
+  auto& st = self->state;
+  // The leader's no-op of a new term and membership changes carry no command.
+  if (e.kind != raft::entry_kind::normal || e.data.empty()) return;
+  if (st.failure_) {
+    answer(self, request, error_reply(*st.failure_));
+    return;
+  }
+  auto it = request != 0 ? st.requests_.find(request) : st.requests_.end();
+  std::optional<command> decoded;
+  if (it == st.requests_.end()) {
+    auto read = decode_command(e.data);
+    if (!read.ok()) {
+      fail_shard(self, {error_code::corruption, shard_name(st) + ": log entry " +
+                                                    std::to_string(e.index) +
+                                                    " is not a command: " + read.error().message()});
+      return;
     }
-    return;
+    decoded = std::move(read.value());
   }
-  auto index = machine.applied_index() + 1;
-  auto result = machine.apply(index, cmd);
-  if (is_engine_failure(result.st)) st.failure_ = result.st;
-  if (!persistent) {
-    st.durable_index_ = machine.applied_index();
-    promise.deliver(shard_reply{std::move(result)});
-    return;
+  reply result = st.machine_->apply(e.index, decoded ? *decoded : it->second.cmd);
+  if (is_engine_failure(result.st)) fail_shard(self, result.st);
+  if (it != st.requests_.end()) {
+    it->second.promise.deliver(shard_reply{std::move(result)});
+    st.requests_.erase(it);
   }
-  st.pending_.push_back({index, promise, std::move(result)});
-  ask_durable(self, index);
+}
+
+void serve_read(shard_pointer self, uint64_t request) {
+  auto& st = self->state;
+  auto it = st.requests_.find(request);
+  if (it == st.requests_.end()) return;
+  reply result = st.failure_ ? error_reply(*st.failure_) : st.machine_->apply(0, it->second.cmd);
+  it->second.promise.deliver(shard_reply{std::move(result)});
+  st.requests_.erase(it);
+}
+
+// Carries out the driver's effects, in order, until it has none left.
+void carry_out(shard_pointer self) {
+  auto& st = self->state;
+  while (st.replica_->has_effects()) {
+    for (cluster::effect& fx : st.replica_->take_effects()) {
+      switch (fx.type) {
+        case cluster::effect::kind::send:
+          break;  // a group of one has nobody to talk to (peers: issue 9)
+        case cluster::effect::kind::persist:
+          persist(self, fx);
+          break;
+        case cluster::effect::kind::restore:
+          fail_shard(self, {error_code::internal,
+                            shard_name(st) + ": installing a leader's snapshot is not supported"});
+          break;
+        case cluster::effect::kind::apply:
+          apply_entry(self, fx.entry, fx.request);
+          break;
+        case cluster::effect::kind::read:
+          serve_read(self, fx.request);
+          break;
+        case cluster::effect::kind::fail:
+          answer(self, fx.request, error_reply(std::move(fx.error)));
+          break;
+        case cluster::effect::kind::capture:
+          // The engine holds the state at this index: the snapshot is the
+          // shard's key ranges, so compaction only drops the log prefix.
+          st.replica_->compact(fx.index, std::string{});
+          break;
+      }
+    }
+  }
+}
+
+void handle_request(shard_pointer self, command cmd,
+                    caf::typed_response_promise<shard_reply>& promise) {
+  auto& st = self->state;
+  uint64_t request = ++st.next_request_;
+  status started;
+  if (is_read(cmd)) {
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd)});
+    started = st.replica_->read(request, raft::read_mode::safe, 0);
+  } else {
+    std::string data = encode_command(cmd);
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd)});
+    started = st.replica_->propose(request, std::move(data));
+  }
+  if (!started.ok()) answer(self, request, error_reply(started));
+  carry_out(self);
+}
+
+cluster::replica_config replica_config_for(const shard_options& options) {
+  cluster::replica_config cfg;
+  cfg.raft.id = options.node_id;
+  cfg.raft.random_seed = options.node_id * 1'000'003 + options.shard_id;
+  cfg.compact_entries = shard_compact_entries;
+  cfg.compact_bytes = shard_compact_bytes;
+  cfg.volatile_log = !options.log_writer;
+  return cfg;
 }
 
 shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
-                                      std::shared_ptr<state_machine> machine) {
-  self->state.options_ = std::move(options);
-  self->state.machine_ = std::move(machine);
-  self->state.durable_index_ = self->state.machine_->applied_index();
+                                      std::shared_ptr<state_machine> machine,
+                                      std::shared_ptr<raft::log_store> store,
+                                      std::shared_ptr<raft::durable_state> durable) {
+  auto& init = self->state;
+  init.options_ = std::move(options);
+  init.machine_ = std::move(machine);
+  init.store_ = std::move(store);
+  init.replica_ = std::make_unique<cluster::replica>(replica_config_for(init.options_),
+                                                     std::move(*durable),
+                                                     init.machine_->applied_index(), *init.store_, 0);
+  // A group of one: nobody else can lead, so no election timeout to wait.
+  init.replica_->campaign();
+  carry_out(self);
   return {
       [=](apply_atom, const shard_request& request) {
         auto& st = self->state;
         auto promise = self->make_response_promise<shard_reply>();
-        auto name = "shard " + std::to_string(st.options_.shard_id);
         if (st.failure_) {
           promise.deliver(shard_reply{error_reply(
-              {error_code::unavailable, name + " failed: " + st.failure_->message()})});
-        } else if (st.pending_.size() >= shard_backlog_max) {
+              {error_code::unavailable, shard_name(st) + " failed: " + st.failure_->message()})});
+        } else if (st.requests_.size() >= shard_backlog_max) {
           promise.deliver(shard_reply{error_reply(
-              {error_code::overloaded, name + ": too many writes waiting for fsync"})});
+              {error_code::overloaded, shard_name(st) + ": too many requests waiting"})});
         } else {
-          handle_apply(self, request.cmd, promise);
+          handle_request(self, request.cmd, promise);
         }
         return promise;
       },
@@ -131,21 +239,73 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
       },
       [=](shard_info_atom) {
         auto& st = self->state;
-        return shard_info{st.options_.shard_id, st.machine_->applied_index(), st.durable_index_,
-                          st.pending_.size(), st.failure_.has_value()};
+        const raft::raft& core = st.replica_->core();
+        shard_info info;
+        info.shard_id = st.options_.shard_id;
+        info.applied_index = st.machine_->applied_index();
+        info.durable_index = core.commit_index();
+        info.backlog = st.requests_.size();
+        info.failed = st.failure_.has_value();
+        info.role = std::string{raft::to_string(core.current_role())};
+        info.term = core.term();
+        info.leader = core.leader_hint();
+        return info;
       },
   };
+}
+
+bool is_blank(const raft::durable_state& state) {
+  return state.snap.meta.index == 0 && state.snap.meta.conf.empty() && state.entries.empty() &&
+         state.hard == raft::hard_state{};
+}
+
+// The Raft state a shard starts from: what its log store holds, or a new
+// group of one voter (this node). Documents already applied up to index N
+// (data written before the shard kept a Raft log, or a memory-mode restart
+// over a kept engine) become the group's snapshot at N, so the log continues
+// after them.
+status_or<raft::durable_state> initial_state(const shard_options& options,
+                                             raft::log_store& store, uint64_t applied) {
+  const bool persistent = static_cast<bool>(options.log_writer);
+  if (persistent) {
+    auto loaded = store.load();
+    if (!loaded.ok()) return loaded.error();
+    if (!is_blank(loaded.value())) return std::move(loaded.value());
+  }
+  raft::durable_state state = raft::bootstrap_state({options.node_id});
+  if (applied > 0) {
+    state.snap.meta.index = applied;
+    state.snap.meta.term = 1;
+    state.hard.term = 1;
+    state.hard.commit = applied;
+  }
+  if (persistent) {
+    raft::ready first;
+    first.snap = state.snap;
+    first.snapshot_from_leader = true;
+    first.hard = state.hard;
+    first.must_sync = true;
+    if (auto written = store.persist(first); !written.ok())
+      return written;
+  }
+  return state;
 }
 
 }  // namespace
 
 status_or<shard_actor> spawn_shard(caf::actor_system& system, shard_options options) {
   VELOCITY_CHECK(options.engine_ != nullptr);
+  auto name = "shard " + std::to_string(options.shard_id);
   auto machine = std::make_shared<state_machine>(*options.engine_, options.shard_id);
   if (auto st = machine->open(); !st.ok())
-    return status{st.code(), "shard " + std::to_string(options.shard_id) +
-                                 ": cannot recover: " + st.message()};
-  return system.spawn(shard_impl, std::move(options), std::move(machine));
+    return status{st.code(), name + ": cannot recover: " + st.message()};
+  auto store = std::make_shared<raft::log_store>(*options.engine_, options.shard_id);
+  auto durable = initial_state(options, *store, machine->applied_index());
+  if (!durable.ok())
+    return status{durable.error().code(),
+                  name + ": cannot recover its Raft log: " + durable.error().message()};
+  return system.spawn(shard_impl, std::move(options), std::move(machine), std::move(store),
+                      std::make_shared<raft::durable_state>(std::move(durable.value())));
 }
 
 }  // namespace velocity

@@ -1,20 +1,27 @@
-// The shard actor: one per shard, the only owner of that shard's document
-// state machine over the node's shared engine.
+// The shard actor: one per shard replica, the Raft shell of its group. It
+// owns the shard's document state machine over the node's shared engine and
+// a cluster::replica (the pure driver of the Raft ready contract), feeds the
+// driver events (requests, log writer confirmations) and carries out the
+// effects it returns, in order: write the Raft batch to the engine, ask the
+// log writer for the group-commit fsync and report it, apply committed
+// entries to the state machine and answer their proposers, serve reads once
+// their read index is applied, answer failures. The decisions are in the
+// driver and the state machine; nothing here reorders effects.
 //
-// Write path, shaped as Raft will need it: propose (assign the next log index)
-// -> apply (one engine batch, not synced) -> durable (persistent mode: the log
-// writer's group commit confirms the fsync) -> reply. Pipelined: the shard
-// keeps applying while earlier writes wait for their fsync, and releases
-// replies strictly in log order as syncs complete. In memory mode nothing is
-// ever synced and replies go out at once. A read is answered at once unless
-// replies are still waiting for durability; then it waits behind them, so a
-// client never sees a write that could still be lost.
+// Write path: propose (the command encoded as a log entry) -> persist (one
+// batch with the Raft state, fsynced by the log writer with every other
+// shard's batch of the round; memory mode keeps the log in memory only) ->
+// committed -> applied -> reply. A strong read goes through ReadIndex and is
+// answered once the applied index reaches it, so a client never sees a write
+// that could still be lost. Today every group has one voter, this node (a
+// single node is a cluster of one); groups of several replicas need the peer
+// transport (issue 9) and are refused by spawn_shard.
 //
 // Actor safety: state is touched only by the shard actor.
-// Invariants: pending_ is sorted by index and never longer than
-// shard_backlog_max (beyond it the shard answers overloaded); durable_index_
-// <= state machine applied index; after an engine write fails the shard
-// answers every request with unavailable (the state machine must be reopened).
+// Invariants: requests_ never holds more than shard_backlog_max entries
+// (beyond it the shard answers overloaded); every request is answered once;
+// after an engine write or fsync failed the shard answers every request with
+// unavailable (the state machine must be reopened).
 #pragma once
 
 #include <cstddef>
@@ -30,6 +37,7 @@
 #include "caf/atom.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
+#include "cluster/raft/types.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
 #include "storage/commands.hpp"
@@ -37,8 +45,8 @@
 
 namespace velocity {
 
-// Replies waiting for an fsync per shard. Bounds memory and latency under
-// overload; the client sees overloaded and backs off.
+// Requests waiting per shard (for their entry to apply or their read index).
+// Bounds memory and latency under overload; the client sees overloaded.
 inline constexpr size_t shard_backlog_max = 4096;
 
 using apply_atom = caf::atom_constant<caf::atom("apply")>;
@@ -60,9 +68,12 @@ struct schema_reply {
 struct shard_info {
   uint32_t shard_id = 0;
   uint64_t applied_index = 0;
-  uint64_t durable_index = 0;  // memory mode: equals applied_index
-  size_t backlog = 0;          // replies waiting for durability
+  uint64_t durable_index = 0;  // the Raft commit index (durable on a quorum; memory mode: in memory)
+  size_t backlog = 0;          // requests waiting for their entry or read index
   bool failed = false;
+  std::string role;            // Raft role of this replica: follower, candidate, leader...
+  uint64_t term = 0;
+  uint64_t leader = 0;         // node id of the group's leader, 0 when unknown
 };
 
 using shard_actor =
@@ -74,12 +85,17 @@ struct shard_options {
   uint32_t shard_id = 0;
   std::shared_ptr<engine> engine_;  // shared by every shard of the node
   // Persistent mode: the group-commit actor. A null handle means memory mode
-  // (answer without waiting for durability).
+  // (the Raft log lives in memory only; nothing waits for an fsync).
   log_writer_actor log_writer;
+  raft::node_id node_id = 1;  // this replica's node
 };
 
 // Opens the shard's state machine (recovering its applied index and schemas
-// from the engine) and spawns the actor. The engine's error if recovery fails.
+// from the engine) and its Raft state (persistent mode: the log store; a new
+// group starts with this node as its only voter, and, when the engine already
+// holds documents applied up to index N, with its log starting after N), then
+// spawns the actor, which elects itself at once. The engine's error if
+// recovery fails.
 status_or<shard_actor> spawn_shard(caf::actor_system& system, shard_options options);
 
 }  // namespace velocity
