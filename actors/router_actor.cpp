@@ -377,9 +377,16 @@ void route_status(router_pointer self, client_promise promise, uint64_t request_
     auto uptime_ms = (st.options_.env->monotonic_ns() - st.started_ns_) / 1000000;
     std::string applied;
     std::string durable;
+    std::string groups;
     for (auto& info : all.value()) {
       applied += (applied.empty() ? "" : ",") + std::to_string(info.applied_index);
       durable += (durable.empty() ? "" : ",") + std::to_string(info.durable_index);
+      groups += std::string{groups.empty() ? "" : ","} + "{\"shard\":" +
+                std::to_string(info.shard_id) + ",\"role\":" + json_string(info.role) +
+                ",\"term\":" + std::to_string(info.term) +
+                ",\"leader\":" + std::to_string(info.leader) +
+                ",\"commit\":" + std::to_string(info.durable_index) +
+                ",\"applied\":" + std::to_string(info.applied_index) + "}";
     }
     client_response out;
     out.request_id = request_id;
@@ -387,7 +394,7 @@ void route_status(router_pointer self, client_promise promise, uint64_t request_
                json_string(to_string(st.options_.mode)) +
                ",\"shards\":" + std::to_string(st.options_.shards.size()) +
                ",\"uptime_ms\":" + std::to_string(uptime_ms) + ",\"applied_indexes\":[" +
-               applied + "],\"durable_indexes\":[" + durable +
+               applied + "],\"durable_indexes\":[" + durable + "],\"groups\":[" + groups +
                "],\"in_flight\":" + std::to_string(st.in_flight_ - 1) + "}";
     finish(self, promise, std::move(out));
   };

@@ -207,8 +207,8 @@ CAF_TEST(health status and getSchema answer as the protocol page says) {
   std::vector<std::string> names;
   for (const auto& [name, item] : fields) names.push_back(name);
   CAF_CHECK_EQUAL(names, (std::vector<std::string>{"applied_indexes", "durable_indexes",
-                                                   "in_flight", "mode", "node_id", "shards",
-                                                   "uptime_ms"}));
+                                                   "groups", "in_flight", "mode", "node_id",
+                                                   "shards", "uptime_ms"}));
   CAF_CHECK(fields.at("node_id").is_string());
   CAF_CHECK_EQUAL(fields.at("mode").as_string(), "memory");
   CAF_REQUIRE(fields.at("shards").is_int());
@@ -217,6 +217,14 @@ CAF_TEST(health status and getSchema answer as the protocol page says) {
   CAF_CHECK_EQUAL(fields.at("applied_indexes").as_list().size(), shards);
   CAF_REQUIRE(fields.at("durable_indexes").is_list());
   CAF_CHECK_EQUAL(fields.at("durable_indexes").as_list().size(), shards);
+  CAF_REQUIRE(fields.at("groups").is_list());
+  CAF_REQUIRE_EQUAL(fields.at("groups").as_list().size(), shards);
+  for (const value& group : fields.at("groups").as_list()) {
+    CAF_REQUIRE(group.is_map());
+    // A single node is a group of one that elects itself at start.
+    CAF_CHECK_EQUAL(group.as_map().at("role").as_string(), "leader");
+    CAF_CHECK(group.as_map().at("term").as_int() >= 1);
+  }
   CAF_CHECK(fields.at("uptime_ms").is_int());
   CAF_CHECK(fields.at("in_flight").is_int());
   CAF_CHECK_EQUAL(fields.at("in_flight").as_int(), 0);  // not counting the status request
