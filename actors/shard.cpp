@@ -36,6 +36,7 @@ struct shard_state {
   std::unique_ptr<cluster::replica> replica_;
   std::unordered_map<uint64_t, pending_request> requests_;
   uint64_t next_request_ = 0;
+  bool flush_scheduled_ = false;  // a shard_flush_atom is in the mailbox
   std::optional<status> failure_;  // set once an engine write or fsync failed
 };
 
@@ -191,6 +192,12 @@ void handle_request(shard_pointer self, command cmd,
     started = st.replica_->propose(request, std::move(data));
   }
   if (!started.ok()) answer(self, request, error_reply(started));
+  // Every request already in the mailbox is ahead of the flush, so they
+  // share one ready: one Raft batch, one fsync.
+  if (!st.flush_scheduled_) {
+    st.flush_scheduled_ = true;
+    self->send(self, shard_flush_atom::value);
+  }
   carry_out(self);
 }
 
@@ -201,6 +208,7 @@ cluster::replica_config replica_config_for(const shard_options& options) {
   cfg.compact_entries = shard_compact_entries;
   cfg.compact_bytes = shard_compact_bytes;
   cfg.volatile_log = !options.log_writer;
+  cfg.batch_requests = true;
   return cfg;
 }
 
@@ -232,6 +240,11 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
           handle_request(self, request.cmd, promise);
         }
         return promise;
+      },
+      [=](shard_flush_atom) {
+        self->state.flush_scheduled_ = false;
+        self->state.replica_->flush();
+        carry_out(self);
       },
       [=](schema_atom, const std::string& collection) {
         auto* found = self->state.machine_->find_schema(collection);

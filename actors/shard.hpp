@@ -52,6 +52,7 @@ inline constexpr size_t shard_backlog_max = 4096;
 using apply_atom = caf::atom_constant<caf::atom("apply")>;
 using schema_atom = caf::atom_constant<caf::atom("schema")>;
 using shard_info_atom = caf::atom_constant<caf::atom("shard_info")>;
+using shard_flush_atom = caf::atom_constant<caf::atom("sh_flush")>;
 
 struct shard_request {
   command cmd;
@@ -79,7 +80,10 @@ struct shard_info {
 using shard_actor =
     caf::typed_actor<caf::replies_to<apply_atom, shard_request>::with<shard_reply>,
                      caf::replies_to<schema_atom, std::string>::with<schema_reply>,
-                     caf::replies_to<shard_info_atom>::with<shard_info>>;
+                     caf::replies_to<shard_info_atom>::with<shard_info>,
+                     // To itself: the requests before it in the mailbox are queued
+                     // in the Raft core; form one ready for all of them.
+                     caf::reacts_to<shard_flush_atom>>;
 
 struct shard_options {
   uint32_t shard_id = 0;

@@ -54,7 +54,7 @@ status replica::propose(uint64_t request, std::string data) {
   auto id = core_.propose(std::move(data));
   if (!id.ok()) return refuse(id.error());
   proposals_.emplace(id->index, std::make_pair(request, id->term));
-  drive();
+  if (!config_.batch_requests) drive();
   return status{};
 }
 
@@ -65,6 +65,14 @@ status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
   // raft.hpp: every elapsed tick before a lease read, or a leader waking
   // from a stall would serve a lease that expired while it slept.
   if (mode == raft::read_mode::lease) tick_to(now_ns);
+  if (leads_alone() && core_.term_at(core_.commit_index()) == core_.term()) {
+    // The only voter cannot be deposed, and it has committed an entry of
+    // its term, so its commit index is the read index (what the core would
+    // answer, without a ready cycle per read).
+    reads_.emplace(request, pending_read{core_.commit_index()});
+    serve_reads();
+    return status{};
+  }
   const status started = core_.read_index(request, mode);
   if (started.code() == error_code::unavailable && core_.current_role() == raft::role::leader) {
     // A new leader confirms reads only after committing an entry of its
@@ -74,8 +82,14 @@ status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
   }
   if (!started.ok()) return refuse(started);
   reads_.emplace(request, pending_read{});
-  drive();
+  if (!config_.batch_requests) drive();
   return status{};
+}
+
+bool replica::leads_alone() const {
+  const auto& voters = core_.conf().voters;
+  return core_.current_role() == raft::role::leader && voters.size() == 1 &&
+         voters.front() == config_.raft.id;
 }
 
 void replica::retry_deferred_reads() {

@@ -60,6 +60,10 @@ struct replica_config {
   // their bytes exceed compact_bytes. 0 disables compaction.
   uint64_t compact_entries = 10'000;
   uint64_t compact_bytes = 64ull << 20;
+  // Batching: propose and read only queue work in the core; the shell calls
+  // flush() once per batch of requests (e.g. after its mailbox's requests),
+  // so one ready, one write and one fsync cover them all.
+  bool batch_requests = false;
   // Memory mode: the log lives only in the core (no persist effects; nothing
   // is ever synced). Such a replica must never rejoin a group after a restart
   // with the votes and entries it forgot (the node refuses it).
@@ -107,6 +111,8 @@ class replica {
   // A linearizable read; the answer is a later read or fail effect. A lease
   // read first catches up every elapsed tick. Errors as propose.
   status read(uint64_t request, raft::read_mode mode, int64_t now_ns);
+  // Forms readies for work queued by propose/read (config.batch_requests).
+  void flush() { drive(); }
   // The persist effect with `token` is durable.
   void persisted(uint64_t token);
   // The answer to a capture effect: the application's state at `index`.
@@ -123,6 +129,8 @@ class replica {
   raft::node_id leader_hint() const { return core_.leader_hint(); }
   raft::index_t applied() const { return applied_; }
   bool persist_in_flight() const { return in_flight_.has_value(); }
+  // True when this node is the only voter of its group and its leader.
+  bool leads_alone() const;
   int64_t ticks_delivered() const { return ticks_delivered_; }
 
  private:

@@ -317,6 +317,37 @@ CAF_TEST(a read at a new leader waits for the first commit of its term) {
   CAF_CHECK_EQUAL(n.reads, (std::vector<uint64_t>{4}));
 }
 
+CAF_TEST(the only voter serves a read at once when nothing is pending) {
+  harness h({1}, base_config());
+  node& n = h.nodes.at(1);
+  n.driver->campaign();
+  h.settle();
+  CAF_REQUIRE(n.driver->propose(1, "w").ok());
+  h.settle();
+  n.order.clear();
+  CAF_REQUIRE(n.driver->read(2, raft::read_mode::safe, h.now_ns).ok());
+  CAF_CHECK_EQUAL(n.order, std::vector<std::string>{});
+  h.carry_out(1);
+  CAF_CHECK_EQUAL(n.order, (std::vector<std::string>{"read"}));
+}
+
+CAF_TEST(batched requests wait for flush and share one persist) {
+  replica_config cfg = base_config();
+  cfg.batch_requests = true;
+  harness h({1}, cfg);
+  node& n = h.nodes.at(1);
+  n.driver->campaign();
+  h.settle();
+  n.order.clear();
+  for (uint64_t r = 1; r <= 5; ++r) CAF_REQUIRE(n.driver->propose(r, "x").ok());
+  h.carry_out(1);
+  CAF_CHECK(n.order.empty());
+  n.driver->flush();
+  h.settle();
+  CAF_CHECK_EQUAL(n.applied_requests, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  CAF_CHECK_EQUAL(std::count(n.order.begin(), n.order.end(), "persist-sync"), 1);
+}
+
 CAF_TEST(a lease read first delivers every elapsed tick) {
   harness h({1, 2, 3}, base_config());
   raft::node_id lead = h.elect();
