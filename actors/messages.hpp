@@ -17,9 +17,9 @@
 #include "caf/atom.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
+#include "command/commands.hpp"
 #include "protocols/consistency.hpp"
 #include "schema/value.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity {
 

@@ -14,12 +14,12 @@
 #include "caf/sec.hpp"
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
+#include "command/command_codec.hpp"
 #include "router/consistency_rules.hpp"
 #include "router/ids.hpp"
 #include "router/list_merge.hpp"
 #include "router/placement.hpp"
 #include "router/schema_broadcast.hpp"
-#include "storage/command_codec.hpp"
 
 namespace velocity {
 

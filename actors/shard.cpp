@@ -10,7 +10,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "cluster/raft/log_store.hpp"
 #include "cluster/replica.hpp"
-#include "storage/command_codec.hpp"
+#include "command/command_codec.hpp"
 #include "storage/state_machine.hpp"
 
 namespace velocity {

@@ -38,9 +38,9 @@
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
 #include "cluster/raft/types.hpp"
+#include "command/commands.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
-#include "storage/commands.hpp"
 #include "storage/engine.hpp"
 
 namespace velocity {

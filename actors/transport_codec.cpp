@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "actors/transport.hpp"
+#include "command/command_codec.hpp"
 #include "protocols/client.capnp.h"
 #include "protocols/limits.hpp"
 #include "schema/document_codec.hpp"
-#include "storage/command_codec.hpp"
 
 namespace velocity {
 namespace {

@@ -1,6 +1,6 @@
 # State machine commands and their replies, as they travel inside client
 # requests (protocols/client.capnp) and, later, Raft log entries. Mirrors
-# storage/commands.hpp; storage/command_codec.hpp converts both ways.
+# command/commands.hpp; command/command_codec.hpp converts both ways.
 #
 # Evolution rules: never renumber or retype a field; add fields at the end of
 # a struct or as new union members; readers treat unknown union members as

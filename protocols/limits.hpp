@@ -33,7 +33,7 @@ inline constexpr size_t field_name_bytes_max = 256;
 inline constexpr size_t collection_name_bytes_max = 128;
 inline constexpr size_t index_name_bytes_max = 128;
 // A document's partition value, key-encoded: it travels in the document's key
-// and in each of its index keys (storage/keys.hpp, document_name).
+// and in each of its index keys (command/keys.hpp, document_name).
 inline constexpr size_t partition_value_bytes_max = 1024;
 
 // Schema shape.

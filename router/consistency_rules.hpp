@@ -18,9 +18,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "command/commands.hpp"
 #include "protocols/consistency.hpp"
 #include "protocols/error.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity {
 

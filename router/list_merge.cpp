@@ -4,10 +4,10 @@
 
 #include <queue>
 
+#include "command/keys.hpp"
 #include "protocols/limits.hpp"
 #include "router/placement.hpp"
 #include "schema/key_encoding.hpp"
-#include "storage/keys.hpp"
 
 namespace velocity {
 

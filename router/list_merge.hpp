@@ -38,9 +38,9 @@
 #include <string_view>
 #include <vector>
 
+#include "command/commands.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity {
 

@@ -26,10 +26,10 @@
 #include <string>
 #include <string_view>
 
+#include "command/commands.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
 #include "schema/value.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity {
 
@@ -98,7 +98,7 @@ struct route_plan {
 // value on (cmd::*::partition): the shard then answers with that partition's
 // documents only, never those of another partition hashed to the same shard.
 // Get, update, delete and CAS carry it too: a document is named by (partition
-// value, id), so a wrong partition value finds nothing (storage/commands.hpp).
+// value, id), so a wrong partition value finds nothing (command/commands.hpp).
 // REQUIRES: 0 < shard_count <= shard_count_max; p.collection names the command's collection.
 status_or<route_plan> plan_route(const command& c, const partitioning& p,
                                  const std::optional<value>& partition, uint32_t shard_count);

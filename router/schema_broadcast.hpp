@@ -48,9 +48,9 @@
 #include <optional>
 #include <vector>
 
+#include "command/commands.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity {
 

@@ -30,7 +30,7 @@
 namespace velocity {
 
 // Fixed namespaces. Every key inside starts with the 4-byte big-endian shard id
-// (storage/keys.hpp), so one shard is one contiguous range in each namespace.
+// (command/keys.hpp), so one shard is one contiguous range in each namespace.
 enum class column : uint8_t {
   meta = 0,        // applied index, collection counters, system data
   documents = 1,   // encoded documents

@@ -82,11 +82,6 @@ namespace {
 
 }  // namespace
 
-bool is_read(const command& c) {
-  return std::holds_alternative<cmd::get>(c) || std::holds_alternative<cmd::list>(c) ||
-         std::holds_alternative<cmd::count>(c);
-}
-
 state_machine::state_machine(engine& e, uint32_t shard_id) : engine_(e), shard_id_(shard_id) {
   VELOCITY_CHECK(shard_id != 0xffffffffu);
 }

@@ -1,6 +1,6 @@
 // The deterministic document state machine of one shard.
 //
-// Every replica of a shard applies the same commands (storage/commands.hpp) in
+// Every replica of a shard applies the same commands (command/commands.hpp) in
 // the same log order and must end in the same state with the same replies. So:
 // time comes only from the command (time_ns), never from a clock; every scan
 // and every batch follows the engine's key order or std::map order; nothing
@@ -37,10 +37,10 @@
 #include <string_view>
 #include <vector>
 
+#include "command/commands.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
 #include "storage/claim_hints.hpp"
-#include "storage/commands.hpp"
 #include "storage/engine.hpp"
 
 namespace velocity {
@@ -50,7 +50,7 @@ std::string describe_tuple(const std::vector<value>& tuple);
 
 class state_machine {
  public:
-  // REQUIRES: shard_id != 0xffffffff (see storage/keys.hpp). The engine outlives this.
+  // REQUIRES: shard_id != 0xffffffff (see command/keys.hpp). The engine outlives this.
   state_machine(engine& e, uint32_t shard_id);
 
   // Loads the applied index and schemas. Must succeed before apply.
@@ -113,7 +113,7 @@ class state_machine {
   };
   // Fills `out`, or returns the reply that ends the command (unknown
   // collection, a missing or contradicting partition value, not_found,
-  // version_conflict, engine error). `partition` as in storage/commands.hpp.
+  // version_conflict, engine error). `partition` as in command/commands.hpp.
   std::optional<reply> load_target(std::string_view collection, std::string_view id,
                                    const std::optional<value>& partition,
                                    std::optional<uint64_t> expected_version, std::string_view op,

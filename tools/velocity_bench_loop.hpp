@@ -16,8 +16,8 @@
 
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
+#include "command/commands.hpp"
 #include "schema/schema.hpp"
-#include "storage/commands.hpp"
 #include "tools/velocity_bench.hpp"
 
 namespace velocity::bench {

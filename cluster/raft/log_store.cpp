@@ -37,8 +37,8 @@
 #include <string>
 #include <utility>
 
+#include "command/keys.hpp"
 #include "protocols/check.hpp"
-#include "storage/keys.hpp"
 
 namespace velocity::raft {
 

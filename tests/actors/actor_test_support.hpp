@@ -14,9 +14,9 @@
 #include "actors/environment.hpp"
 #include "actors/router_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
+#include "command/commands.hpp"
 #include "schema/json.hpp"
 #include "schema/schema.hpp"
-#include "storage/commands.hpp"
 #include "storage/engine.hpp"
 
 namespace velocity::test {

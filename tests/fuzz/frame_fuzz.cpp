@@ -27,10 +27,10 @@
 #include <string_view>
 #include <vector>
 
+#include "command/command_codec.hpp"
 #include "protocols/client.capnp.h"
 #include "protocols/framing.hpp"
 #include "schema/document_codec.hpp"
-#include "storage/command_codec.hpp"
 
 namespace {
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "command/command_codec.hpp"
 #include "protocols/client.capnp.h"
 #include "protocols/framing.hpp"
-#include "storage/command_codec.hpp"
 
 namespace {
 

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "command/keys.hpp"
 #include "protocols/limits.hpp"
 #include "router/list_merge.hpp"
 #include "router/placement.hpp"
-#include "storage/keys.hpp"
 #include "storage/memory_engine.hpp"
 #include "storage/state_machine.hpp"
 

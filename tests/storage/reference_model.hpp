@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "command/commands.hpp"
 #include "protocols/limits.hpp"
 #include "schema/filter.hpp"
 #include "schema/schema.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity::test {
 

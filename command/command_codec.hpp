@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "command/commands.hpp"
 #include "protocols/command.capnp.h"
 #include "protocols/error.hpp"
-#include "storage/commands.hpp"
 
 namespace velocity {
 
@@ -34,7 +34,7 @@ status_or<reply> decode_reply(std::string_view bytes);
 // The time_ns a write command carries (0 for reads); and setting it.
 int64_t command_time_ns(const command& c);
 void set_command_time_ns(command& c, int64_t time_ns);
-// Sets `partition` on the commands that carry one (storage/commands.hpp); the
+// Sets `partition` on the commands that carry one (command/commands.hpp); the
 // others take their partition value from their fields.
 void set_command_partition(command& c, const std::optional<value>& partition);
 

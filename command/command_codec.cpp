@@ -17,7 +17,7 @@
 // operator, schema fields by path).
 //
 // Thread safety: pure functions.
-#include "storage/command_codec.hpp"
+#include "command/command_codec.hpp"
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>

@@ -18,15 +18,15 @@
 #include <variant>
 #include <vector>
 
+#include "command/command_codec.hpp"
 #include "protocols/client.capnp.h"
 #include "protocols/limits.hpp"
-#include "storage/command_codec.hpp"
 
 using namespace velocity;
 
 namespace {
 
-// The command structs (storage/commands.hpp) declare no equality; compare them
+// The command structs (command/commands.hpp) declare no equality; compare them
 // field by field here, so a field the codec drops shows up as a difference.
 auto fields_of(const cmd::insert& c) { return std::tie(c.collection, c.id, c.fields, c.time_ns); }
 auto fields_of(const cmd::get& c) { return std::tie(c.collection, c.id, c.partition); }
