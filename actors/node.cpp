@@ -9,6 +9,7 @@
 
 #include "actors/ops_http.hpp"
 #include "actors/transport.hpp"
+#include "cluster/replica_placement.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/scoped_actor.hpp"
 #include "spdlog/spdlog.h"
@@ -27,8 +28,52 @@ status bad(std::string text) { return {error_code::invalid_argument, std::move(t
 
 }  // namespace
 
+status_or<std::vector<member_address>> parse_members(std::string_view text) {
+  std::vector<member_address> out;
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    return v;
+  };
+  auto number = [](std::string_view v, uint64_t max, uint64_t& value) {
+    if (v.empty() || v.size() > 20) return false;
+    value = 0;
+    for (char c : v) {
+      if (c < '0' || c > '9') return false;
+      if (value > (max - static_cast<uint64_t>(c - '0')) / 10) return false;
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  while (!trim(text).empty()) {
+    auto comma = text.find(',');
+    std::string_view entry = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    auto at = entry.find('@');
+    auto colon = entry.rfind(':');
+    std::string what = "members: \"" + std::string{entry} + "\" ";
+    if (at == std::string_view::npos || colon == std::string_view::npos || colon < at)
+      return bad(what + "is not id@host:peer-port");
+    member_address m;
+    uint64_t id = 0;
+    uint64_t port = 0;
+    if (!number(entry.substr(0, at), UINT64_MAX, id) || id == 0)
+      return bad(what + "has no positive integer id");
+    if (!number(entry.substr(colon + 1), 65535, port) || port == 0)
+      return bad(what + "has no port in 1..65535");
+    m.id = id;
+    m.host = std::string{entry.substr(at + 1, colon - at - 1)};
+    m.peer_port = static_cast<uint16_t>(port);
+    if (m.host.empty()) return bad(what + "has no host");
+    for (const auto& other : out)
+      if (other.id == m.id) return bad("members: node id " + std::to_string(m.id) + " twice");
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 status validate(const node_config& config) {
-  if (config.node_id.empty()) return bad("node-id must not be empty");
+  if (config.node_id == 0) return bad("node-id must be a positive integer");
   if (config.host.empty()) return bad("host must not be empty");
   if (config.shards == 0 || config.shards > node_shards_max)
     return bad("shards must be between 1 and " + std::to_string(node_shards_max) + ", got " +
@@ -42,6 +87,29 @@ status validate(const node_config& config) {
     return bad("log-level must be one of trace, debug, info, warn, error, critical, off; got " +
                config.log_level);
   if (config.request_timeout_ms == 0) return bad("request timeout must be positive");
+  if (config.timing.tick_ms == 0 || config.timing.election_ticks < 3 ||
+      config.timing.heartbeat_ticks == 0 ||
+      config.timing.heartbeat_ticks >= config.timing.election_ticks)
+    return bad("raft timing: tick-ms must be positive and heartbeat-ticks below election-ticks "
+               "(at least 3)");
+  if (!config.members.empty()) {
+    bool listed = false;
+    for (const auto& m : config.members) listed = listed || m.id == config.node_id;
+    if (!listed)
+      return bad("node-id " + std::to_string(config.node_id) + " is not among the members");
+  }
+  if (config.clustered()) {
+    // A memory-mode node that restarts has forgotten the votes and log
+    // entries it acknowledged; Raft cannot survive that silently.
+    if (config.mode != storage_mode::persistent)
+      return bad("a cluster of several nodes needs mode=persistent: a memory-mode node that "
+                 "restarts has lost the votes and log entries it promised to its group");
+    if (config.replication_factor != config.members.size())
+      return bad("replication-factor must equal the number of members (" +
+                 std::to_string(config.members.size()) + ") for now, got " +
+                 std::to_string(config.replication_factor));
+    if (config.cluster_id.empty()) return bad("cluster-id must not be empty");
+  }
   return {};
 }
 
@@ -68,6 +136,9 @@ status node::open() {
   if (!opened.ok()) return opened.error();
   engine_ = std::move(opened).value();
   if (auto st = spawn_actors(); !st.ok()) return st;
+  if (config_.clustered()) {
+    if (auto st = start_peers(); !st.ok()) return st;
+  }
   if (config_.listen) {
     transport_options options;
     options.host = config_.host;
@@ -83,10 +154,35 @@ status node::open() {
     if (auto st = start_ops_http(); !st.ok()) return st;
   }
   ready_ = true;
-  spdlog::info("node {} started: mode {}, {} shard(s){}{}", config_.node_id,
+  spdlog::info("node {} started: mode {}, {} shard(s){}{}{}", config_.node_id,
                to_string(config_.mode), config_.shards,
+               config_.clustered() ? ", cluster " + config_.cluster_id + " of " +
+                                         std::to_string(config_.members.size()) + " nodes"
+                                   : "",
                config_.listen ? ", clients on " + config_.host + ":" + std::to_string(port_) : "",
                ops_http_ ? ", ops HTTP on " + config_.host + ":" + std::to_string(http_port_) : "");
+  return {};
+}
+
+// The peer transport delivers to the mux; the mux learns the transport and
+// the shards once both exist.
+status node::start_peers() {
+  peer_transport_options options;
+  options.cluster_id = config_.cluster_id;
+  options.node = config_.node_id;
+  for (const auto& m : config_.members) {
+    options.members[m.id] = peer_address{m.host, m.peer_port};
+    if (m.id == config_.node_id) {
+      options.listen_host = m.host;
+      options.listen_port = m.peer_port;
+    }
+  }
+  options.env = env_;
+  options.sink = caf::actor_cast<peer_sink_actor>(mux_);
+  auto started = start_peer_transport(system_, std::move(options));
+  if (!started.ok()) return started.error();
+  peer_transport_ = started->actor;
+  caf::anon_send(mux_, mux_attach_atom::value, peer_mux_attachment{peer_transport_, shards_});
   return {};
 }
 
@@ -111,13 +207,25 @@ status node::start_ops_http() {
 status node::spawn_actors() {
   if (config_.mode == storage_mode::persistent)
     log_writer_ = spawn_log_writer(system_, engine_, env_, true, metrics_);
+  std::vector<raft::node_id> member_ids;
+  for (const auto& m : config_.members) member_ids.push_back(m.id);
+  if (config_.clustered()) mux_ = spawn_peer_mux(system_, {config_.node_id, config_.timing.tick_ms});
   for (uint32_t id = 0; id < config_.shards; ++id) {
-    auto shard = spawn_shard(system_, shard_options{id, engine_, log_writer_});
+    shard_options shard_config{id, engine_, log_writer_};
+    shard_config.node_id = config_.node_id;
+    if (config_.clustered()) {
+      shard_config.voters = cluster::replicas_of(id, member_ids, config_.replication_factor);
+      shard_config.outbox = mux_;
+      shard_config.env = env_;
+      shard_config.timing = config_.timing;
+    }
+    auto shard = spawn_shard(system_, std::move(shard_config));
     if (!shard.ok()) return shard.error();
     shards_.push_back(shard.value());
   }
   router_options options;
-  options.node_id = config_.node_id;
+  options.node = config_.node_id;
+  options.mux = mux_;
   options.mode = config_.mode;
   options.shards = shards_;
   options.env = env_;
@@ -151,6 +259,7 @@ status node::stop() {
   if (ops_http_) ops_http_->stop();
   ops_http_.reset();
   if (transport_) self->send_exit(transport_, caf::exit_reason::user_shutdown);
+  if (peer_transport_) self->send_exit(peer_transport_, caf::exit_reason::user_shutdown);
   status final_sync;
   if (log_writer_) {
     self->request(log_writer_, caf::infinite, sync_atom::value)
@@ -161,12 +270,16 @@ status node::stop() {
   }
   std::vector<caf::actor> actors;
   if (transport_) actors.push_back(transport_);
+  if (peer_transport_) actors.push_back(caf::actor_cast<caf::actor>(peer_transport_));
+  if (mux_) actors.push_back(caf::actor_cast<caf::actor>(mux_));
   if (router_control_) actors.push_back(caf::actor_cast<caf::actor>(router_control_));
   for (auto& shard : shards_) actors.push_back(caf::actor_cast<caf::actor>(shard));
   if (log_writer_) actors.push_back(caf::actor_cast<caf::actor>(log_writer_));
   for (auto& a : actors) self->send_exit(a, caf::exit_reason::user_shutdown);
   for (auto& a : actors) self->wait_for(a);
   transport_ = nullptr;
+  peer_transport_ = nullptr;
+  mux_ = nullptr;
   router_ = nullptr;
   router_control_ = nullptr;
   shards_.clear();

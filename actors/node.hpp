@@ -21,12 +21,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/environment.hpp"
 #include "actors/log_writer.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/peer_mux.hpp"
 #include "actors/router_actor.hpp"
 #include "actors/shard.hpp"
 #include "caf/actor.hpp"
@@ -45,8 +47,21 @@ inline constexpr size_t node_cache_mb_max = 1 << 20;
 // How long stop() waits for in-flight requests before shutting down anyway.
 inline constexpr uint32_t node_drain_timeout_ms = 10000;
 
+// A cluster member as configured: `id@host:peer-port`.
+struct member_address {
+  raft::node_id id = 0;
+  std::string host;
+  uint16_t peer_port = 0;
+  friend bool operator==(const member_address&, const member_address&) = default;
+};
+
+// Parses "1@127.0.0.1:7410,2@127.0.0.1:7420" (spaces around commas allowed).
+// invalid_argument naming the bad entry: a missing @ or :, an id that is not
+// a positive integer, a port outside 1..65535, a duplicate id.
+status_or<std::vector<member_address>> parse_members(std::string_view text);
+
 struct node_config {
-  std::string node_id = "node1";
+  raft::node_id node_id = 1;  // positive; the Raft node id of every replica here
   std::string host = "127.0.0.1";
   uint16_t port = 7400;       // 0 = any free port (see node::port())
   uint16_t http_port = 7401;  // ops HTTP endpoint (0 = any free port, see node::http_port())
@@ -58,6 +73,16 @@ struct node_config {
   std::string log_level = "info";
   bool listen = true;         // start the TCP transport
   uint32_t request_timeout_ms = 5000;
+  // A cluster: every member, this node included (empty or only this node: a
+  // single node). Every node of a cluster has the same list, cluster id,
+  // shard count and replication factor. Clusters need persistent mode.
+  std::vector<member_address> members;
+  std::string cluster_id = "velocity";
+  // Replicas per shard; today it must equal the number of members (every
+  // node holds a replica of every shard).
+  uint32_t replication_factor = 3;
+  raft_timing timing;
+  bool clustered() const { return members.size() > 1; }
 };
 
 // invalid_argument naming the first bad setting (empty node id, shards out of
@@ -92,6 +117,8 @@ class node {
   // memory mode) and each shard's shard_info (shard_info_atom).
   log_writer_actor log_writer() const { return log_writer_; }
   const std::vector<shard_actor>& shards() const { return shards_; }
+  // A cluster node's peer transport (null on a single node): for stats.
+  peer_transport_actor peer_transport() const { return peer_transport_; }
   std::shared_ptr<engine> storage() const { return engine_; }
   caf::actor_system& system() { return system_; }
 
@@ -105,6 +132,7 @@ class node {
   status open();  // the body of start()
   status spawn_actors();
   status start_ops_http();
+  status start_peers();
 
   caf::actor_system& system_;
   node_config config_;
@@ -115,6 +143,8 @@ class node {
   router_control_actor router_control_;
   router_actor router_;
   caf::actor transport_;               // null without a transport
+  peer_mux_actor mux_;                 // cluster only
+  peer_transport_actor peer_transport_;  // cluster only
   uint16_t port_ = 0;
   std::shared_ptr<metrics_registry> metrics_ = std::make_shared<metrics_registry>();
   std::unique_ptr<ops_http_server> ops_http_;  // null without the ops endpoint

@@ -46,6 +46,9 @@ struct router_metrics {
 
 struct router_state {
   router_options options_;
+  // Continuations waiting for a retry timer (router_retry_atom), by id.
+  std::map<uint64_t, std::function<void()>> retries_;
+  uint64_t next_retry_ = 0;
   router_metrics metrics_;
   std::map<std::string, collection_info, std::less<>> collections_;
   int64_t started_ns_ = 0;
@@ -157,6 +160,67 @@ void ask_all(router_pointer self, uint32_t timeout_ms,
   }
 }
 
+// Backoff before asking again when a shard's group has no known leader
+// (an election is running): 25 ms doubling to 400 ms, within the deadline.
+int64_t retry_delay_ms(uint32_t attempt) {
+  return int64_t{25} << std::min<uint32_t>(attempt, 4);
+}
+
+void after(router_pointer self, int64_t delay_ms, std::function<void()> next) {
+  auto id = ++self->state.next_retry_;
+  self->state.retries_.emplace(id, std::move(next));
+  self->delayed_send(self, std::chrono::milliseconds{delay_ms}, router_retry_atom::value, id);
+}
+
+// Asks the replica of `shard` on node `target` (0: this node's) and follows
+// not_leader answers to the leader they name: over the peer mux when it is
+// another node, after a backoff when no leader is known. Only not_leader is
+// retried: such a request was refused before it reached the log, so it can
+// never be applied twice. Anything else, a timeout included (its outcome is
+// unknown), is the answer. done(reply, true) for an answer from a replica,
+// done(failure, false) when none could be had before the deadline.
+void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadline_ns,
+                 uint32_t attempt, raft::node_id target,
+                 std::function<void(reply, bool)> done) {
+  auto& st = self->state;
+  int64_t remaining_ms = (deadline_ns - st.options_.env->monotonic_ns()) / 1'000'000;
+  if (remaining_ms <= 0) {
+    reply late;
+    late.st = {error_code::timeout, "no leader answered for shard " + std::to_string(shard) +
+                                        " before the deadline"};
+    return done(std::move(late), false);
+  }
+  auto on_reply = [=](shard_reply& r) mutable {
+    bool redirect = r.result.st.code() == error_code::not_leader && st.options_.mux &&
+                    attempt < router_redirects_max;
+    if (!redirect) return done(std::move(r.result), true);
+    auto& self_state = self->state;
+    bool remote = r.leader != 0 && r.leader != self_state.options_.node && target != r.leader;
+    if (remote)
+      return ask_replica(self, shard, std::move(cmd), deadline_ns, attempt + 1, r.leader, done);
+    // No leader known, or the one we were sent to no longer leads: wait,
+    // then ask this node's replica, which learns the leader from heartbeats.
+    after(self, retry_delay_ms(attempt), [=]() mutable {
+      ask_replica(self, shard, std::move(cmd), deadline_ns, attempt + 1, 0, done);
+    });
+  };
+  auto on_error = [=](caf::error& err) mutable {
+    reply failed;
+    failed.st = shard_failure(self, err, static_cast<uint32_t>(remaining_ms));
+    done(std::move(failed), false);
+  };
+  auto timeout = std::chrono::milliseconds{remaining_ms};
+  if (target == 0 || target == st.options_.node) {
+    self->request(st.options_.shards.at(shard), timeout, apply_atom::value,
+                  shard_request{cmd})
+        .then(on_reply, on_error);
+  } else {
+    self->request(st.options_.mux, timeout, forward_atom::value,
+                  forwarded_command{target, shard, cmd})
+        .then(on_reply, on_error);
+  }
+}
+
 // Sends commands[i].second to shard commands[i].first; done(replies, in the
 // same order) once all answered. A shard that could not be asked (timeout,
 // unreachable) gets that failure as its reply's status and its position in
@@ -177,16 +241,14 @@ void ask_each_shard(router_pointer self, uint32_t timeout_ms,
     std::sort(g->unanswered.begin(), g->unanswered.end());
     done(std::move(g->results), std::move(g->unanswered));
   };
+  int64_t deadline_ns = self->state.options_.env->monotonic_ns() + int64_t{timeout_ms} * 1'000'000;
   for (size_t i = 0; i < commands.size(); ++i) {
-    auto& shard = self->state.options_.shards.at(commands[i].first);
-    self->request(shard, std::chrono::milliseconds{timeout_ms}, apply_atom::value,
-                  shard_request{std::move(commands[i].second)})
-        .then([g, i, complete](shard_reply& r) { g->results[i] = std::move(r.result); complete(); },
-              [self, g, i, complete, timeout_ms](caf::error& err) {
-                g->results[i].st = shard_failure(self, err, timeout_ms);
-                g->unanswered.push_back(i);
-                complete();
-              });
+    ask_replica(self, commands[i].first, std::move(commands[i].second), deadline_ns, 0, 0,
+                [g, i, complete](reply r, bool answered) {
+                  g->results[i] = std::move(r);
+                  if (!answered) g->unanswered.push_back(i);
+                  complete();
+                });
   }
 }
 
@@ -390,7 +452,7 @@ void route_status(router_pointer self, client_promise promise, uint64_t request_
     }
     client_response out;
     out.request_id = request_id;
-    out.text = "{\"node_id\":" + json_string(st.options_.node_id) + ",\"mode\":" +
+    out.text = "{\"node_id\":" + std::to_string(st.options_.node) + ",\"mode\":" +
                json_string(to_string(st.options_.mode)) +
                ",\"shards\":" + std::to_string(st.options_.shards.size()) +
                ",\"uptime_ms\":" + std::to_string(uptime_ms) + ",\"applied_indexes\":[" +
@@ -473,6 +535,13 @@ router_control_actor::behavior_type router_impl(router_pointer self, router_opti
                                self->state.options_.env->monotonic_ns()};
         handle_request(self, promise, request);
         return promise.promise;
+      },
+      [=](router_retry_atom, uint64_t id) {
+        auto it = self->state.retries_.find(id);
+        if (it == self->state.retries_.end()) return;
+        auto next = std::move(it->second);
+        self->state.retries_.erase(it);
+        next();
       },
       [=](drain_atom) {
         auto& st = self->state;

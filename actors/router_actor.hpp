@@ -28,6 +28,7 @@
 #include "actors/environment.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/peer_mux.hpp"
 #include "actors/shard.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/atom.hpp"
@@ -35,12 +36,19 @@
 namespace velocity {
 
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using router_retry_atom = caf::atom_constant<caf::atom("rt_retry")>;
 
 // Requests in flight through one router. Bounds memory under overload.
 inline constexpr size_t router_in_flight_max_default = 1 << 16;
 
+// Redirects one request follows (not_leader answers) before giving up.
+inline constexpr uint32_t router_redirects_max = 16;
+
 struct router_options {
-  std::string node_id;
+  raft::node_id node = 1;  // this node's id
+  // A cluster node: how requests reach a shard's leader on another node.
+  // Null on a single node (every group is local and leads itself).
+  peer_mux_actor mux;
   storage_mode mode = storage_mode::memory;
   std::vector<shard_actor> shards;  // index = shard id; at least one
   std::shared_ptr<environment> env;
@@ -54,7 +62,9 @@ struct router_options {
 // The router plus node control: drain stops accepting and replies (with the
 // number of requests it waited for) once nothing is in flight.
 using router_control_actor =
-    router_actor::extend<caf::replies_to<drain_atom>::with<uint64_t>>;
+    router_actor::extend<caf::replies_to<drain_atom>::with<uint64_t>,
+                         // To itself: a retry's backoff has elapsed.
+                         caf::reacts_to<router_retry_atom, uint64_t>>;
 
 router_control_actor spawn_router(caf::actor_system& system, router_options options);
 

@@ -59,7 +59,9 @@ std::string shard_name(const shard_state& st) {
 void answer(shard_pointer self, uint64_t request, reply result) {
   auto it = self->state.requests_.find(request);
   if (it == self->state.requests_.end()) return;
-  it->second.promise.deliver(shard_reply{std::move(result)});
+  raft::node_id leader = 0;
+  if (result.st.code() == error_code::not_leader) leader = self->state.replica_->leader_hint();
+  it->second.promise.deliver(shard_reply{std::move(result), leader});
   self->state.requests_.erase(it);
 }
 
@@ -151,7 +153,10 @@ void carry_out(shard_pointer self) {
     for (cluster::effect& fx : st.replica_->take_effects()) {
       switch (fx.type) {
         case cluster::effect::kind::send:
-          break;  // a group of one has nobody to talk to (peers: issue 9)
+          if (st.options_.outbox)
+            self->send(st.options_.outbox, raft_out_atom::value,
+                       raft_messages{st.options_.shard_id, std::move(fx.messages)});
+          break;
         case cluster::effect::kind::persist:
           persist(self, fx);
           break;
@@ -201,12 +206,23 @@ void handle_request(shard_pointer self, command cmd,
   carry_out(self);
 }
 
+bool alone(const shard_options& options) {
+  return options.voters.empty() ||
+         (options.voters.size() == 1 && options.voters.front() == options.node_id);
+}
+
 cluster::replica_config replica_config_for(const shard_options& options) {
   cluster::replica_config cfg;
   cfg.raft.id = options.node_id;
   cfg.raft.random_seed = options.node_id * 1'000'003 + options.shard_id;
-  cfg.compact_entries = shard_compact_entries;
-  cfg.compact_bytes = shard_compact_bytes;
+  cfg.raft.election_ticks = options.timing.election_ticks;
+  cfg.raft.heartbeat_ticks = options.timing.heartbeat_ticks;
+  cfg.tick_ns = int64_t{options.timing.tick_ms} * 1'000'000;
+  // A group of several replicas would have to send a lagging follower the
+  // state behind a compacted log prefix: streamed snapshots are not built
+  // yet, so such groups keep their whole log.
+  cfg.compact_entries = alone(options) ? shard_compact_entries : 0;
+  cfg.compact_bytes = alone(options) ? shard_compact_bytes : 0;
   cfg.volatile_log = !options.log_writer;
   cfg.batch_requests = true;
   return cfg;
@@ -220,11 +236,14 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
   init.options_ = std::move(options);
   init.machine_ = std::move(machine);
   init.store_ = std::move(store);
-  init.replica_ = std::make_unique<cluster::replica>(replica_config_for(init.options_),
-                                                     std::move(*durable),
-                                                     init.machine_->applied_index(), *init.store_, 0);
+  int64_t now_ns = init.options_.env ? init.options_.env->monotonic_ns() : 0;
+  init.replica_ = std::make_unique<cluster::replica>(
+      replica_config_for(init.options_), std::move(*durable), init.machine_->applied_index(),
+      *init.store_, now_ns);
   // A group of one: nobody else can lead, so no election timeout to wait.
-  init.replica_->campaign();
+  if (init.replica_->core().conf().voters ==
+      std::vector<raft::node_id>{init.options_.node_id})
+    init.replica_->campaign();
   carry_out(self);
   return {
       [=](apply_atom, const shard_request& request) {
@@ -244,6 +263,18 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
       [=](shard_flush_atom) {
         self->state.flush_scheduled_ = false;
         self->state.replica_->flush();
+        carry_out(self);
+      },
+      [=](raft_step_atom, const raft_messages& in) {
+        auto& st = self->state;
+        if (st.failure_) return;
+        for (const raft::message& m : in.messages) st.replica_->step(m);
+        carry_out(self);
+      },
+      [=](raft_tick_atom) {
+        auto& st = self->state;
+        if (st.failure_ || !st.options_.env) return;
+        st.replica_->tick_to(st.options_.env->monotonic_ns());
         carry_out(self);
       },
       [=](schema_atom, const std::string& collection) {
@@ -285,7 +316,13 @@ status_or<raft::durable_state> initial_state(const shard_options& options,
     if (!loaded.ok()) return loaded.error();
     if (!is_blank(loaded.value())) return std::move(loaded.value());
   }
-  raft::durable_state state = raft::bootstrap_state({options.node_id});
+  raft::durable_state state =
+      raft::bootstrap_state(alone(options) ? std::vector<raft::node_id>{options.node_id}
+                                           : options.voters);
+  if (applied > 0 && !alone(options))
+    return status{error_code::invalid_argument,
+                  "the engine holds documents up to log index " + std::to_string(applied) +
+                      " but no Raft log: it cannot join a group of several replicas"};
   if (applied > 0) {
     state.snap.meta.index = applied;
     state.snap.meta.term = 1;
@@ -308,6 +345,10 @@ status_or<raft::durable_state> initial_state(const shard_options& options,
 
 status_or<shard_actor> spawn_shard(caf::actor_system& system, shard_options options) {
   VELOCITY_CHECK(options.engine_ != nullptr);
+  if (!alone(options) && (!options.log_writer || !options.outbox || !options.env))
+    return status{error_code::invalid_argument,
+                  "a shard replicated on several nodes needs persistent mode, a peer outbox "
+                  "and a clock"};
   auto name = "shard " + std::to_string(options.shard_id);
   auto machine = std::make_shared<state_machine>(*options.engine_, options.shard_id);
   if (auto st = machine->open(); !st.ok())

@@ -13,9 +13,12 @@
 // shard's batch of the round; memory mode keeps the log in memory only) ->
 // committed -> applied -> reply. A strong read goes through ReadIndex and is
 // answered once the applied index reaches it, so a client never sees a write
-// that could still be lost. Today every group has one voter, this node (a
-// single node is a cluster of one); groups of several replicas need the peer
-// transport (issue 9) and are refused by spawn_shard.
+// that could still be lost. A single node is a cluster of one: each group has
+// one voter, elects itself at start and needs no ticks. A group of several
+// replicas (a cluster) sends its Raft messages through the node's peer mux
+// (raft_outbox_actor), receives them as raft_step, and ticks on raft_tick
+// from the node's one timer (the ticks follow the environment's monotonic
+// clock, caught up before every lease read by the driver).
 //
 // Actor safety: state is touched only by the shard actor.
 // Invariants: requests_ never holds more than shard_backlog_max entries
@@ -29,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/environment.hpp"
 #include "actors/log_writer.hpp"
@@ -53,6 +57,27 @@ using apply_atom = caf::atom_constant<caf::atom("apply")>;
 using schema_atom = caf::atom_constant<caf::atom("schema")>;
 using shard_info_atom = caf::atom_constant<caf::atom("shard_info")>;
 using shard_flush_atom = caf::atom_constant<caf::atom("sh_flush")>;
+using raft_step_atom = caf::atom_constant<caf::atom("raft_step")>;
+using raft_tick_atom = caf::atom_constant<caf::atom("raft_tick")>;
+using raft_out_atom = caf::atom_constant<caf::atom("raft_out")>;
+
+// Raft messages of one shard's group, between a shard and its node's peer mux.
+struct raft_messages {
+  uint32_t shard = 0;
+  std::vector<raft::message> messages;
+};
+
+// Where a shard replica sends its Raft messages: the node's peer mux, which
+// batches them per destination node and hands them to the peer transport.
+using raft_outbox_actor = caf::typed_actor<caf::reacts_to<raft_out_atom, raft_messages>>;
+
+// Raft timing of every group of a node. The lease assumption (raft.hpp): the
+// nodes' clocks tick at rates within election_ticks / lease_ticks of each other.
+struct raft_timing {
+  uint32_t tick_ms = 100;
+  uint32_t election_ticks = 10;  // election timeout: [10, 20) ticks = 1-2 s
+  uint32_t heartbeat_ticks = 1;
+};
 
 struct shard_request {
   command cmd;
@@ -60,6 +85,8 @@ struct shard_request {
 
 struct shard_reply {
   reply result;
+  // With not_leader: the group's leader as this replica knows it (0: unknown).
+  raft::node_id leader = 0;
 };
 
 struct schema_reply {
@@ -83,7 +110,11 @@ using shard_actor =
                      caf::replies_to<shard_info_atom>::with<shard_info>,
                      // To itself: the requests before it in the mailbox are queued
                      // in the Raft core; form one ready for all of them.
-                     caf::reacts_to<shard_flush_atom>>;
+                     caf::reacts_to<shard_flush_atom>,
+                     // From the peer mux: messages from the group's other replicas.
+                     caf::reacts_to<raft_step_atom, raft_messages>,
+                     // From the node's one timer: deliver the elapsed Raft ticks.
+                     caf::reacts_to<raft_tick_atom>>;
 
 struct shard_options {
   uint32_t shard_id = 0;
@@ -92,6 +123,13 @@ struct shard_options {
   // (the Raft log lives in memory only; nothing waits for an fsync).
   log_writer_actor log_writer;
   raft::node_id node_id = 1;  // this replica's node
+  // The group's initial voters (used only when the shard has no Raft state
+  // yet); empty means this node alone. Groups of several replicas need
+  // `outbox`, `env` and persistent mode.
+  std::vector<raft::node_id> voters{};
+  raft_outbox_actor outbox{};
+  std::shared_ptr<environment> env{};  // the monotonic clock the ticks follow
+  raft_timing timing{};
 };
 
 // Opens the shard's state machine (recovering its applied index and schemas
@@ -108,3 +146,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(velocity::shard_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(velocity::shard_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(velocity::schema_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(velocity::shard_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(velocity::raft_messages)

@@ -37,7 +37,7 @@ constexpr int exit_sync_failed = 3;
 // The [velocity] group. Defaults equal configs/single.ini. Integers are read
 // wide and range-checked here, so a bad value gets a message naming it.
 struct velocityd_config : caf::actor_system_config {
-  std::string node_id = "node1";
+  int64_t node_id = 1;
   std::string host = "127.0.0.1";
   int64_t port = 7400;
   int64_t http_port = 7401;
@@ -46,10 +46,16 @@ struct velocityd_config : caf::actor_system_config {
   int64_t shards = 1;
   int64_t cache_mb = 64;
   std::string log_level = "info";
+  // A cluster (see configs/cluster-3/): empty members = a single node.
+  std::string members;
+  std::string cluster_id = "velocity";
+  int64_t replication_factor = 3;
+  int64_t raft_tick_ms = 100;
+  int64_t election_ticks = 10;
 
   velocityd_config() {
     caf::config_option_adder{custom_options_, "velocity"}
-        .add(node_id, "node-id", "this node's id")
+        .add(node_id, "node-id", "this node's id (a positive integer)")
         .add(host, "host", "address clients connect to")
         .add(port, "port", "client port (0 = any free port)")
         .add(http_port, "http-port", "ops HTTP port")
@@ -57,7 +63,12 @@ struct velocityd_config : caf::actor_system_config {
         .add(data_dir, "data-dir", "RocksDB directory (persistent mode)")
         .add(shards, "shards", "shards on this node")
         .add(cache_mb, "cache-mb", "RocksDB block cache in MiB")
-        .add(log_level, "log-level", "trace | debug | info | warn | error | critical | off");
+        .add(log_level, "log-level", "trace | debug | info | warn | error | critical | off")
+        .add(members, "members", "every cluster member: id@host:peer-port,...")
+        .add(cluster_id, "cluster-id", "peers of another cluster id are refused")
+        .add(replication_factor, "replication-factor", "replicas per shard")
+        .add(raft_tick_ms, "raft-tick-ms", "one Raft tick")
+        .add(election_ticks, "election-ticks", "election timeout in ticks (randomized up to 2x)");
     set("scheduler.max-threads", 2);  // two cores; CAF's default is max(cores, 4)
     load<caf::io::middleman>();
   }
@@ -81,7 +92,23 @@ velocity::status_or<velocity::node_config> to_node_config(const velocityd_config
   if (!velocity::from_string(cfg.mode, out.mode))
     return velocity::status{error_code::invalid_argument,
                             "velocity.mode must be memory or persistent, got \"" + cfg.mode + "\""};
-  out.node_id = cfg.node_id;
+  if (cfg.node_id < 1)
+    return velocity::status{error_code::invalid_argument,
+                            "velocity.node-id must be a positive integer, got " +
+                                std::to_string(cfg.node_id)};
+  if (cfg.replication_factor < 1 || cfg.replication_factor > 7 || cfg.raft_tick_ms < 1 ||
+      cfg.raft_tick_ms > 60'000 || cfg.election_ticks < 3 || cfg.election_ticks > 1000)
+    return velocity::status{error_code::invalid_argument,
+                            "velocity.replication-factor must be 1..7, raft-tick-ms 1..60000 "
+                            "and election-ticks 3..1000"};
+  auto members = velocity::parse_members(cfg.members);
+  if (!members.ok()) return members.error();
+  out.node_id = static_cast<velocity::raft::node_id>(cfg.node_id);
+  out.members = std::move(members.value());
+  out.cluster_id = cfg.cluster_id;
+  out.replication_factor = static_cast<uint32_t>(cfg.replication_factor);
+  out.timing.tick_ms = static_cast<uint32_t>(cfg.raft_tick_ms);
+  out.timing.election_ticks = static_cast<uint32_t>(cfg.election_ticks);
   out.host = cfg.host;
   out.port = static_cast<uint16_t>(cfg.port);
   out.http_port = static_cast<uint16_t>(cfg.http_port);

@@ -68,6 +68,8 @@ inline shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
       [=](schema_atom, const std::string&) { return self->make_response_promise<schema_reply>(); },
       [=](shard_info_atom) { return self->make_response_promise<shard_info>(); },
       [=](shard_flush_atom) {},
+      [=](raft_step_atom, const raft_messages&) {},
+      [=](raft_tick_atom) {},
   };
 }
 
@@ -75,7 +77,7 @@ inline shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
 inline router_control_actor spawn_test_router(caf::actor_system& sys,
                                               std::vector<shard_actor> shards) {
   router_options options;
-  options.node_id = "test-node";
+  options.node = 7;
   options.shards = std::move(shards);
   options.env = make_real_environment(7);
   return spawn_router(sys, options);

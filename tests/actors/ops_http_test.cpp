@@ -155,7 +155,7 @@ CAF_TEST(health ready and status answer on a running node and unknown paths are 
   CAF_REQUIRE(status_page);
   CAF_CHECK_EQUAL(status_page->status, 200);
   auto body = status_page->body;
-  CAF_CHECK(body.find("\"node_id\":\"node1\"") != std::string::npos);
+  CAF_CHECK(body.find("\"node_id\":1,") != std::string::npos);
   CAF_CHECK(body.find("\"applied_indexes\":[0,0]") != std::string::npos);
   auto unknown = get("/nothing-here");
   CAF_REQUIRE(unknown);

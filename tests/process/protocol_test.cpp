@@ -209,7 +209,7 @@ CAF_TEST(health status and getSchema answer as the protocol page says) {
   CAF_CHECK_EQUAL(names, (std::vector<std::string>{"applied_indexes", "durable_indexes",
                                                    "groups", "in_flight", "mode", "node_id",
                                                    "shards", "uptime_ms"}));
-  CAF_CHECK(fields.at("node_id").is_string());
+  CAF_CHECK(fields.at("node_id").is_int());
   CAF_CHECK_EQUAL(fields.at("mode").as_string(), "memory");
   CAF_REQUIRE(fields.at("shards").is_int());
   auto shards = static_cast<size_t>(fields.at("shards").as_int());

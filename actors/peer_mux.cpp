@@ -1,0 +1,216 @@
+// The peer mux (see peer_mux.hpp).
+//
+// Actor safety: state is touched only by the mux.
+#include "actors/peer_mux.hpp"
+
+#include <chrono>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "cluster/raft/message_codec.hpp"
+#include "command/command_codec.hpp"
+#include "spdlog/spdlog.h"
+
+namespace velocity {
+
+namespace {
+
+struct peer_mux_state {
+  peer_mux_options options_;
+  peer_transport_actor transport_;
+  std::vector<shard_actor> shards_;
+  // Raft messages waiting for the flush, per destination node, in order.
+  std::map<raft::node_id, std::vector<raft::shard_messages>> outbound_;
+  bool flush_scheduled_ = false;
+  std::unordered_map<uint64_t, caf::typed_response_promise<shard_reply>> pending_;
+  uint64_t next_correlation_ = 0;
+  uint64_t dropped_inbound_ = 0;  // undecodable or misaddressed payloads
+};
+
+using mux_pointer = peer_mux_actor::stateful_pointer<peer_mux_state>;
+
+reply error_reply(status st) {
+  reply r;
+  r.st = std::move(st);
+  return r;
+}
+
+void send_to_node(mux_pointer self, raft::node_id to, std::vector<raft::shard_messages> groups) {
+  if (groups.empty() || !self->state.transport_) return;
+  peer_message out;
+  out.to = to;
+  out.kind = payload_kind::raft;
+  out.payload = raft::encode_raft_batch(groups);
+  self->send(self->state.transport_, peer_send_atom::value, std::move(out));
+}
+
+// One envelope per destination (split above peer_mux_batch_bytes_max).
+void flush(mux_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled_ = false;
+  auto outbound = std::move(st.outbound_);
+  st.outbound_.clear();
+  for (auto& [to, groups] : outbound) {
+    std::vector<raft::shard_messages> batch;
+    size_t bytes = 0;
+    for (auto& group : groups) {
+      size_t group_bytes = 0;
+      for (const auto& m : group.messages) group_bytes += raft::message_bytes(m);
+      if (!batch.empty() && bytes + group_bytes > peer_mux_batch_bytes_max) {
+        send_to_node(self, to, std::move(batch));
+        batch.clear();
+        bytes = 0;
+      }
+      bytes += group_bytes;
+      batch.push_back(std::move(group));
+    }
+    send_to_node(self, to, std::move(batch));
+  }
+}
+
+void on_raft_out(mux_pointer self, raft_messages& out) {
+  auto& st = self->state;
+  for (raft::message& m : out.messages) {
+    auto& groups = st.outbound_[m.to];
+    if (groups.empty() || groups.back().shard != out.shard)
+      groups.push_back(raft::shard_messages{out.shard, {}});
+    groups.back().messages.push_back(std::move(m));
+  }
+  if (!st.flush_scheduled_) {
+    st.flush_scheduled_ = true;
+    self->send(self, mux_flush_atom::value);
+  }
+}
+
+void deliver_raft(mux_pointer self, const peer_message& in) {
+  auto& st = self->state;
+  auto groups = raft::decode_raft_batch(in.payload);
+  if (!groups.ok()) {
+    if (st.dropped_inbound_++ == 0)
+      spdlog::warn("node {}: undecodable Raft batch from node {}: {}", st.options_.node, in.from,
+                   groups.error().to_string());
+    return;
+  }
+  for (auto& group : groups.value()) {
+    if (group.shard >= st.shards_.size() || !st.shards_[group.shard]) continue;
+    self->send(st.shards_[group.shard], raft_step_atom::value,
+               raft_messages{group.shard, std::move(group.messages)});
+  }
+}
+
+void reply_forward(mux_pointer self, const peer_message& request, const reply& result) {
+  peer_message out;
+  out.to = request.from;
+  out.kind = payload_kind::forward_reply;
+  out.shard = request.shard;
+  out.correlation = request.correlation;
+  out.payload = encode_reply(result);
+  self->send(self->state.transport_, peer_send_atom::value, std::move(out));
+}
+
+// Another node's router asks this node's replica of a shard (its leader,
+// as far as that router knew). Never forwarded again: a replica that is not
+// the leader answers not_leader with its hint and the origin decides.
+void serve_forward(mux_pointer self, const peer_message& in) {
+  auto& st = self->state;
+  auto cmd = decode_command(in.payload);
+  if (!cmd.ok()) return reply_forward(self, in, error_reply(cmd.error()));
+  if (in.shard >= st.shards_.size() || !st.shards_[in.shard])
+    return reply_forward(self, in,
+                         error_reply({error_code::unavailable,
+                                      "node " + std::to_string(st.options_.node) +
+                                          " holds no replica of shard " +
+                                          std::to_string(in.shard)}));
+  self->request(st.shards_[in.shard], std::chrono::milliseconds{peer_mux_forward_timeout_ms},
+                apply_atom::value, shard_request{std::move(cmd.value())})
+      .then([self, in](const shard_reply& r) { reply_forward(self, in, r.result); },
+            [self, in](caf::error& err) {
+              reply_forward(self, in,
+                            error_reply({error_code::unavailable,
+                                         "shard unreachable: " + self->system().render(err)}));
+            });
+}
+
+void complete_forward(mux_pointer self, const peer_message& in) {
+  auto& st = self->state;
+  auto it = st.pending_.find(in.correlation);
+  if (it == st.pending_.end()) return;  // answered twice, or after a restart
+  shard_reply out;
+  if (in.undeliverable) {
+    out.result = error_reply({error_code::unavailable,
+                              "node " + std::to_string(in.from) + " is unreachable"});
+  } else if (auto r = decode_reply(in.payload); r.ok()) {
+    out.result = std::move(r.value());
+  } else {
+    out.result = error_reply({error_code::unavailable, "undecodable reply from node " +
+                                                           std::to_string(in.from) + ": " +
+                                                           r.error().message()});
+  }
+  it->second.deliver(std::move(out));
+  st.pending_.erase(it);
+}
+
+}  // namespace
+
+peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options options) {
+  self->state.options_ = options;
+  self->delayed_send(self, std::chrono::milliseconds{options.tick_ms}, mux_tick_atom::value);
+  return {
+      [=](raft_out_atom, raft_messages& out) { on_raft_out(self, out); },
+      [=](peer_deliver_atom, const peer_message& in) {
+        switch (in.kind) {
+          case payload_kind::raft:
+            deliver_raft(self, in);
+            break;
+          case payload_kind::forward_request:
+            serve_forward(self, in);
+            break;
+          case payload_kind::forward_reply:
+            complete_forward(self, in);
+            break;
+          case payload_kind::gossip:
+            break;  // membership gossip: issue 10
+        }
+      },
+      [=](forward_atom, forwarded_command& f) -> caf::typed_response_promise<shard_reply> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<shard_reply>();
+        if (!st.transport_ || st.pending_.size() >= peer_mux_forwards_max) {
+          promise.deliver(shard_reply{error_reply(
+              {st.transport_ ? error_code::overloaded : error_code::unavailable,
+               "cannot forward to node " + std::to_string(f.node)})});
+          return promise;
+        }
+        uint64_t correlation = ++st.next_correlation_;
+        st.pending_.emplace(correlation, promise);
+        peer_message out;
+        out.to = f.node;
+        out.kind = payload_kind::forward_request;
+        out.shard = f.shard;
+        out.correlation = correlation;
+        out.payload = encode_command(f.cmd);
+        self->send(st.transport_, peer_send_atom::value, std::move(out));
+        return promise;
+      },
+      [=](mux_flush_atom) { flush(self); },
+      [=](mux_tick_atom) {
+        for (auto& shard : self->state.shards_)
+          if (shard) self->send(shard, raft_tick_atom::value);
+        self->delayed_send(self, std::chrono::milliseconds{self->state.options_.tick_ms},
+                           mux_tick_atom::value);
+      },
+      [=](mux_attach_atom, peer_mux_attachment& a) {
+        self->state.transport_ = std::move(a.transport);
+        self->state.shards_ = std::move(a.shards);
+      },
+  };
+}
+
+peer_mux_actor spawn_peer_mux(caf::actor_system& system, peer_mux_options options) {
+  return system.spawn(peer_mux_impl, std::move(options));
+}
+
+}  // namespace velocity
