@@ -391,7 +391,8 @@ void on_send(peer_broker* self, peer_message&& message) {
     return;
   }
   auto& link = found->second;
-  if (link.phase != link_phase::up) {
+  // Checked before encoding: an oversize payload is never copied.
+  if (link.phase != link_phase::up || message.payload.size() > options.frame_bytes_limit) {
     refuse_send(self, &link, std::move(message));
     return;
   }

@@ -386,6 +386,29 @@ CAF_TEST(a hello from a node that is not a member closes the connection) {
   CAF_CHECK_EQUAL(f.stats(b).handshakes_refused, 1u);
 }
 
+CAF_TEST(a hello against the connection rule or for another node closes the connection) {
+  fixture f;
+  auto b = f.start(f.options(2, {{1, local(free_port())}, {3, local(free_port())}}));
+  auto refused_hello = [&](peer_hello hello) {
+    raw_socket s{b.transport.port};
+    CAF_REQUIRE(s.connected());
+    std::string frame;
+    append_frame(frame, encode_peer_hello(hello));
+    CAF_REQUIRE(s.send_bytes(frame));
+    CAF_CHECK(s.closed_by_server());
+  };
+  // Node 3 must accept from node 2, never dial it.
+  refused_hello(peer_hello{"test-cluster", 3, 2, peer_protocol_version});
+  // Node 1 believes it dialed node 3.
+  refused_hello(peer_hello{"test-cluster", 1, 3, peer_protocol_version});
+  // Another protocol version.
+  refused_hello(peer_hello{"test-cluster", 1, 2, peer_protocol_version + 1});
+  auto s = f.stats(b);
+  CAF_CHECK_EQUAL(s.handshakes_refused, 3u);
+  CAF_CHECK_EQUAL(fixture::link(s, 1).connects, 0u);
+  CAF_CHECK_EQUAL(fixture::link(s, 3).connects, 0u);
+}
+
 CAF_TEST(a peer that starts late is connected after backoff and what was sent while down is dropped) {
   fixture f;
   auto port = free_port();
@@ -494,6 +517,36 @@ CAF_TEST(a forward request to a down peer comes back at once as undeliverable) {
   f.send(a, request);
   CAF_CHECK(f.wait_received(a, 2).at(1).undeliverable);
   CAF_CHECK_EQUAL(f.stats(a).dropped_unknown_peer, 1u);
+}
+
+CAF_TEST(a message above the frame limit is not sent and the link stays up) {
+  fixture f;
+  auto b_port = free_port();
+  auto o = f.options(2, {{1, local(free_port())}});
+  o.listen_port = b_port;
+  auto b = f.start(o);
+  auto oa = f.options(1, {{2, local(b_port)}});
+  oa.frame_bytes_limit = 64 << 10;
+  auto a = f.start(oa);
+  CAF_REQUIRE(f.wait_connected(a, 2));
+  f.send(a, raft_message(2, 0, std::string(128 << 10, 'x')));
+  peer_message request;
+  request.to = 2;
+  request.kind = payload_kind::forward_request;
+  request.correlation = 5;
+  request.payload = std::string(128 << 10, 'y');
+  f.send(a, request);
+  f.send(a, raft_message(2, 1, "small"));
+  auto back = f.wait_received(a, 1);
+  CAF_CHECK(back.at(0).undeliverable);
+  CAF_CHECK_EQUAL(back.at(0).correlation, 5u);
+  auto got = f.wait_received(b, 1);
+  CAF_CHECK_EQUAL(got.at(0).payload, "small");
+  auto l = fixture::link(f.stats(a), 2);
+  CAF_CHECK_EQUAL(l.dropped, 1u);
+  CAF_CHECK_EQUAL(l.undeliverable, 1u);
+  CAF_CHECK_EQUAL(l.frames_out, 1u);
+  CAF_CHECK(l.connected);
 }
 
 CAF_TEST(garbage and an oversize length close that connection and the node keeps working) {
