@@ -451,28 +451,62 @@ void on_registered(peer_broker* self) {
   quit_when_registered(self);
 }
 
+void on_hello_timeout(peer_broker* self, connection_handle hdl, uint64_t serial) {
+  auto& st = self->state;
+  auto it = st.connections.find(hdl);
+  if (it == st.connections.end() || it->second.serial != serial || it->second.established) return;
+  spdlog::warn("peer transport of node {}: closing the connection with {}: no hello within {} ms",
+               st.options->node, describe(self, hdl, it->second),
+               st.options->handshake_timeout_ms);
+  end_connection(self, hdl, "no hello in time");
+}
+
+void on_connection_closed(peer_broker* self, connection_handle hdl) {
+  auto& st = self->state;
+  auto it = st.connections.find(hdl);
+  if (it == st.connections.end()) return;
+  // CAF has dropped the socket already: no close of ours must follow.
+  it->second.registered = false;
+  end_connection(self, hdl, "closed by the peer");
+  st.connections.erase(hdl);
+}
+
+void on_flush(peer_broker* self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  for (auto hdl : st.dirty) self->flush(hdl);
+  st.dirty.clear();
+}
+
+// Binds the listening socket; reports the port (or the failure) to `bound`.
+bool listen(peer_broker* self, const std::shared_ptr<std::promise<status_or<uint16_t>>>& bound) {
+  const auto& options = *self->state.options;
+  bool any_address = options.listen_host.empty() || options.listen_host == "0.0.0.0";
+  auto res = self->add_tcp_doorman(options.listen_port,
+                                   any_address ? nullptr : options.listen_host.c_str(), true);
+  if (!res) {
+    bound->set_value(status{error_code::io_error,
+                            "peer transport cannot listen on " + options.listen_host + ":" +
+                                std::to_string(options.listen_port) + ": " +
+                                self->system().render(res.error())});
+    self->quit(res.error());
+    return false;
+  }
+  auto port = res->second;
+  self->state.totals.port = port;
+  // Reported after this round, once the listening socket is registered (an
+  // exit sent by the caller at once must not close it unregistered).
+  self->backend().post([bound, port] { bound->set_value(port); });
+  return true;
+}
+
 caf::behavior peer_transport_impl(peer_broker* self,
                                   std::shared_ptr<const peer_transport_options> options,
                                   std::shared_ptr<std::promise<status_or<uint16_t>>> bound) {
   close_mailbox_at_exit(self);
   auto& st = self->state;
   st.options = options;
-  bool any_address = options->listen_host.empty() || options->listen_host == "0.0.0.0";
-  auto res = self->add_tcp_doorman(options->listen_port,
-                                   any_address ? nullptr : options->listen_host.c_str(), true);
-  if (!res) {
-    bound->set_value(status{error_code::io_error,
-                            "peer transport cannot listen on " + options->listen_host + ":" +
-                                std::to_string(options->listen_port) + ": " +
-                                self->system().render(res.error())});
-    self->quit(res.error());
-    return {};
-  }
-  st.totals.port = res->second;
-  // Reported after this round, once the listening socket is registered (an
-  // exit sent by the caller at once must not close it unregistered).
-  auto port = res->second;
-  self->backend().post([bound, port] { bound->set_value(port); });
+  if (!listen(self, bound)) return {};
   for (const auto& [node, address] : options->members) {
     if (node == options->node) continue;
     st.links[node].address = address;
@@ -495,38 +529,17 @@ caf::behavior peer_transport_impl(peer_broker* self,
           start_dial(self, peer);
       },
       [=](hello_timeout_atom, int64_t id, uint64_t serial) {
-        auto hdl = connection_handle::from_int(id);
-        auto it = self->state.connections.find(hdl);
-        if (it == self->state.connections.end() || it->second.serial != serial ||
-            it->second.established)
-          return;
-        auto who = describe(self, hdl, it->second);
-        spdlog::warn("peer transport of node {}: closing the connection with {}: no hello "
-                     "within {} ms", self->state.options->node, who,
-                     self->state.options->handshake_timeout_ms);
-        end_connection(self, hdl, "no hello in time");
+        on_hello_timeout(self, connection_handle::from_int(id), serial);
       },
       [=](registered_atom) { on_registered(self); },
-      [=](flush_atom) {
-        auto& state = self->state;
-        state.flush_scheduled = false;
-        for (auto hdl : state.dirty) self->flush(hdl);
-        state.dirty.clear();
-      },
+      [=](flush_atom) { on_flush(self); },
       [=](const caf::io::new_connection_msg& msg) { on_new_connection(self, msg.handle); },
       [=](const caf::io::new_data_msg& msg) { on_bytes(self, msg.handle, msg.buf); },
       [=](const caf::io::data_transferred_msg& msg) {
         auto it = self->state.connections.find(msg.handle);
         if (it != self->state.connections.end()) it->second.unsent_bytes = msg.remaining;
       },
-      [=](const caf::io::connection_closed_msg& msg) {
-        auto it = self->state.connections.find(msg.handle);
-        if (it == self->state.connections.end()) return;
-        // CAF has dropped the socket already: no close of ours must follow.
-        it->second.registered = false;
-        end_connection(self, msg.handle, "closed by the peer");
-        self->state.connections.erase(msg.handle);
-      },
+      [=](const caf::io::connection_closed_msg& msg) { on_connection_closed(self, msg.handle); },
       [=](const caf::io::acceptor_closed_msg&) {
         spdlog::warn("peer transport of node {}: the listening socket closed",
                      self->state.options->node);
