@@ -198,6 +198,8 @@ struct fixture {
 };
 
 peer_address local(uint16_t port) { return peer_address{"127.0.0.1", port}; }
+// The address of a member with a lower id: it dials us, we never dial it.
+peer_address never_dialed() { return local(0); }
 
 // A blocking raw peer: a listening socket playing a node by hand.
 class raw_listener {
@@ -306,14 +308,14 @@ CAF_TEST(bad options are refused with invalid_argument) {
 
 CAF_TEST(three nodes exchange messages both ways in order per pair) {
   fixture f;
+  // Started from the highest id down, each on port 0: a node dials only
+  // higher ids, whose ports are known by then.
   std::map<raft::node_id, peer_address> members{
-      {1, local(free_port())}, {2, local(free_port())}, {3, local(free_port())}};
-  std::vector<node> nodes;
-  for (raft::node_id id = 1; id <= 3; ++id) {
-    auto o = f.options(id, members);
-    o.listen_port = members[id].port;
-    nodes.push_back(f.start(o));
-    CAF_CHECK_EQUAL(nodes.back().transport.port, members[id].port);
+      {1, never_dialed()}, {2, never_dialed()}, {3, never_dialed()}};
+  std::vector<node> nodes(3);
+  for (raft::node_id id = 3; id >= 1; --id) {
+    nodes[id - 1] = f.start(f.options(id, members));
+    members[id] = local(nodes[id - 1].transport.port);
   }
   for (raft::node_id id = 1; id <= 3; ++id)
     for (raft::node_id peer = 1; peer <= 3; ++peer)
@@ -351,7 +353,7 @@ CAF_TEST(three nodes exchange messages both ways in order per pair) {
 
 CAF_TEST(a peer of another cluster is refused and nothing is delivered) {
   fixture f;
-  auto b = f.start(f.options(2, {{1, local(free_port())}}, "beta"));
+  auto b = f.start(f.options(2, {{1, never_dialed()}}, "beta"));
   auto a = f.start(f.options(1, {{2, local(b.transport.port)}}, "alpha"));
   CAF_REQUIRE(f.wait_stats(b, [](const peer_stats& s) { return s.handshakes_refused >= 1; }));
   f.send(a, raft_message(2, 0, "must not arrive"));
@@ -376,7 +378,7 @@ CAF_TEST(a node claiming our own id is refused as a duplicate) {
 
 CAF_TEST(a hello from a node that is not a member closes the connection) {
   fixture f;
-  auto b = f.start(f.options(2, {{1, local(free_port())}}));
+  auto b = f.start(f.options(2, {{1, never_dialed()}}));
   raw_socket s{b.transport.port};
   CAF_REQUIRE(s.connected());
   std::string frame;
@@ -388,7 +390,7 @@ CAF_TEST(a hello from a node that is not a member closes the connection) {
 
 CAF_TEST(a hello against the connection rule or for another node closes the connection) {
   fixture f;
-  auto b = f.start(f.options(2, {{1, local(free_port())}, {3, local(free_port())}}));
+  auto b = f.start(f.options(2, {{1, never_dialed()}, {3, local(free_port())}}));
   auto refused_hello = [&](peer_hello hello) {
     raw_socket s{b.transport.port};
     CAF_REQUIRE(s.connected());
@@ -417,7 +419,7 @@ CAF_TEST(a peer that starts late is connected after backoff and what was sent wh
   CAF_REQUIRE(f.wait_stats(a, [](const peer_stats& s) { return fixture::link(s, 2).dropped == 5; }));
   // Let a few dials fail first.
   std::this_thread::sleep_for(std::chrono::milliseconds{300});
-  auto o = f.options(2, {{1, local(free_port())}});
+  auto o = f.options(2, {{1, never_dialed()}});
   o.listen_port = port;
   auto b = f.start(o);
   CAF_REQUIRE(f.wait_connected(a, 2));
@@ -435,11 +437,10 @@ CAF_TEST(a peer that starts late is connected after backoff and what was sent wh
 
 CAF_TEST(a dropped connection is re-established to a new transport on the same port) {
   fixture f;
-  auto port = free_port();
-  auto a = f.start(f.options(1, {{2, local(port)}}));
-  auto o = f.options(2, {{1, local(free_port())}});
-  o.listen_port = port;
+  auto o = f.options(2, {{1, never_dialed()}});
   auto b = f.start(o);
+  o.listen_port = b.transport.port;  // for the new transport
+  auto a = f.start(f.options(1, {{2, local(b.transport.port)}}));
   CAF_REQUIRE(f.wait_connected(a, 2));
   f.send(a, raft_message(2, 1, "before"));
   CAF_CHECK_EQUAL(f.wait_received(b, 1).at(0).payload, "before");
@@ -521,10 +522,8 @@ CAF_TEST(a forward request to a down peer comes back at once as undeliverable) {
 
 CAF_TEST(a message above the frame limit is not sent and the link stays up) {
   fixture f;
-  auto b_port = free_port();
-  auto o = f.options(2, {{1, local(free_port())}});
-  o.listen_port = b_port;
-  auto b = f.start(o);
+  auto b = f.start(f.options(2, {{1, never_dialed()}}));
+  auto b_port = b.transport.port;
   auto oa = f.options(1, {{2, local(b_port)}});
   oa.frame_bytes_limit = 64 << 10;
   auto a = f.start(oa);
@@ -551,11 +550,10 @@ CAF_TEST(a message above the frame limit is not sent and the link stays up) {
 
 CAF_TEST(garbage and an oversize length close that connection and the node keeps working) {
   fixture f;
-  auto b_port = free_port();
-  auto o = f.options(2, {{1, local(free_port())}});
-  o.listen_port = b_port;
+  auto o = f.options(2, {{1, never_dialed()}});
   o.frame_bytes_limit = 1 << 20;
   auto b = f.start(o);
+  auto b_port = b.transport.port;
   auto a = f.start(f.options(1, {{2, local(b_port)}}));
   CAF_REQUIRE(f.wait_connected(a, 2));
   {
