@@ -1,8 +1,9 @@
 # velocity_client  the remote client: frame payload codec, client actor (a CAF
 #                  io broker), the blocking facade. Needs no node code, so it is
 #                  what `cmake --install` ships as velocity::client.
-# velocity_net     the server-side TCP transport brokers; links velocity_client
-#                  (for the codec) and velocity_actors.
+# velocity_net     the server-side TCP transport brokers and the node-to-node
+#                  peer transport (peer_transport, peer_codec, peer_dial); links
+#                  velocity_client (for the codec) and velocity_actors.
 add_library(velocity_client STATIC
   ${CMAKE_CURRENT_LIST_DIR}/transport_codec.cpp
   ${CMAKE_CURRENT_LIST_DIR}/client_actor.cpp
@@ -14,9 +15,15 @@ target_link_libraries(velocity_client
   PUBLIC velocity_command velocity_schema velocity_protocols CAF::io CAF::core
   PRIVATE velocity_warnings)
 
-add_library(velocity_net STATIC ${CMAKE_CURRENT_LIST_DIR}/transport.cpp)
+add_library(velocity_net STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/transport.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/peer_transport.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/peer_codec.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/peer_dial.cpp
+)
 target_include_directories(velocity_net PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(velocity_net PUBLIC velocity_client CAF::io PRIVATE velocity_warnings)
+target_link_libraries(velocity_net PUBLIC velocity_client CAF::io
+  PRIVATE velocity_warnings spdlog::spdlog)
 if(TARGET velocity_actors)
   target_link_libraries(velocity_net PUBLIC velocity_actors)
 endif()

@@ -1,0 +1,46 @@
+# Node <-> node frames (docs/peer-protocol.md). Same framing as client
+# connections: a 4-byte little-endian length, then one Cap'n Proto message in
+# flat-array encoding; here that message is always a PeerFrame. Nodes never
+# hold each other's actor handles: everything between nodes is a PeerFrame.
+#
+# A connection carries, in each direction, exactly one `hello` first and then
+# only `envelope`s. Evolution: fields, union members and enum values are only
+# ever appended (new ordinals); a reader ignores envelopes whose kind it does
+# not know.
+@0x9c6594d4fa532c8d;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("velocity::wire");
+
+# The first frame each way. The dialer sends its hello at once; the acceptor
+# checks it and answers with its own, or closes the connection.
+struct Hello {
+  clusterId @0 :Text;         # the sender's cluster id; must equal the receiver's
+  fromNode @1 :UInt64;        # the sender's node id (non-zero)
+  toNode @2 :UInt64;          # the node the sender believes it reached (non-zero)
+  protocolVersion @3 :UInt32; # 1 in this version; a different value is refused
+}
+
+# What an envelope's payload is; it tells the receiving node which local actor
+# gets it. Append only.
+enum PayloadKind {
+  raft @0;            # a Raft message of shard `shard`
+  forwardRequest @1;  # a client request forwarded to the node that can serve it
+  forwardReply @2;    # the answer to a forwardRequest with the same correlation
+  gossip @3;          # membership / liveness gossip
+}
+
+struct Envelope {
+  fromNode @0 :UInt64;        # sender; must be the node that said hello on this connection
+  toNode @1 :UInt64;          # receiver; must be the node that answered the hello
+  kind @2 :PayloadKind;       # what the payload is (above)
+  shard @3 :UInt32;           # the shard (Raft group) it concerns; 0 when none
+  correlation @4 :UInt64;     # matches a forwardReply to its forwardRequest; 0 when unused
+  payload @5 :Data;           # one Cap'n Proto message of the type `kind` implies
+}
+
+struct PeerFrame {
+  union {
+    hello @0 :Hello;
+    envelope @1 :Envelope;
+  }
+}
