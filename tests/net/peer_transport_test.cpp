@@ -443,7 +443,8 @@ CAF_TEST(a dropped connection is re-established to a new transport on the same p
   auto a = f.start(f.options(1, {{2, local(b.transport.port)}}));
   CAF_REQUIRE(f.wait_connected(a, 2));
   f.send(a, raft_message(2, 1, "before"));
-  CAF_CHECK_EQUAL(f.wait_received(b, 1).at(0).payload, "before");
+  auto before = f.wait_received(b, 1);
+  CAF_CHECK_EQUAL(before.at(0).payload, "before");
   f.stop(b);
   CAF_REQUIRE(f.wait_connected(a, 2, false));
   auto b2 = f.start(o);
@@ -451,8 +452,10 @@ CAF_TEST(a dropped connection is re-established to a new transport on the same p
   CAF_REQUIRE(f.wait_connected(b2, 1));
   f.send(a, raft_message(2, 2, "after"));
   f.send(b2, raft_message(1, 3, "back"));
-  CAF_CHECK_EQUAL(f.wait_received(b2, 1).at(0).payload, "after");
-  CAF_CHECK_EQUAL(f.wait_received(a, 1).at(0).payload, "back");
+  auto at_b2 = f.wait_received(b2, 1);
+  CAF_CHECK_EQUAL(at_b2.at(0).payload, "after");
+  auto at_a = f.wait_received(a, 1);
+  CAF_CHECK_EQUAL(at_a.at(0).payload, "back");
   auto link = fixture::link(f.stats(a), 2);
   CAF_CHECK_EQUAL(link.connects, 2u);
   CAF_CHECK_EQUAL(link.reconnects, 1u);
@@ -577,7 +580,8 @@ CAF_TEST(garbage and an oversize length close that connection and the node keeps
   CAF_CHECK_EQUAL(f.stats(b).connections_closed_bad_input, 3u);
   CAF_CHECK(fixture::link(f.stats(a), 2).connected);
   f.send(a, raft_message(2, 5, "still here"));
-  CAF_CHECK_EQUAL(f.wait_received(b, 1).at(0).payload, "still here");
+  auto after_garbage = f.wait_received(b, 1);
+  CAF_CHECK_EQUAL(after_garbage.at(0).payload, "still here");
   CAF_CHECK(f.received_now(b).size() == 1u);
 }
 
