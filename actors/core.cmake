@@ -7,6 +7,7 @@ add_library(velocity_actors STATIC
   ${CMAKE_CURRENT_LIST_DIR}/log_writer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shard.cpp
   ${CMAKE_CURRENT_LIST_DIR}/router_actor.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/peer_mux.cpp
 )
 target_include_directories(velocity_actors PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(velocity_actors

@@ -173,8 +173,10 @@ std::string ops_http_server::not_ready_reason() {
   std::string failure;
   auto infos = ask_shards(sources_, failure);
   if (!infos) return failure;
-  for (const auto& info : *infos)
+  for (const auto& info : *infos) {
     if (info.failed) return "shard " + std::to_string(info.shard_id) + " failed (reopen to recover)";
+    if (info.leader == 0) return "shard " + std::to_string(info.shard_id) + " has no known leader";
+  }
   return {};
 }
 

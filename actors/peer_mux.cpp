@@ -142,6 +142,7 @@ void complete_forward(mux_pointer self, const peer_message& in) {
   if (in.undeliverable) {
     out.result = error_reply({error_code::unavailable,
                               "node " + std::to_string(in.from) + " is unreachable"});
+    out.never_sent = true;
   } else if (auto r = decode_reply(in.payload); r.ok()) {
     out.result = std::move(r.value());
   } else {

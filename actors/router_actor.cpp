@@ -174,13 +174,13 @@ void after(router_pointer self, int64_t delay_ms, std::function<void()> next) {
 
 // Asks the replica of `shard` on node `target` (0: this node's) and follows
 // not_leader answers to the leader they name: over the peer mux when it is
-// another node, after a backoff when no leader is known. Only not_leader is
-// retried: such a request was refused before it reached the log, so it can
-// never be applied twice. Anything else, a timeout included (its outcome is
+// another node, after a backoff when no leader is known. Only not_leader and
+// a forward that never left this node (its peer unreachable) are retried:
+// neither reached a log, so nothing can be applied twice. Anything else, a timeout included (its outcome is
 // unknown), is the answer. done(reply, true) for an answer from a replica,
 // done(failure, false) when none could be had before the deadline.
 void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadline_ns,
-                 uint32_t attempt, raft::node_id target,
+                 uint32_t timeout_ms, uint32_t attempt, raft::node_id target,
                  std::function<void(reply, bool)> done) {
   auto& st = self->state;
   int64_t remaining_ms = (deadline_ns - st.options_.env->monotonic_ns()) / 1'000'000;
@@ -191,22 +191,23 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
     return done(std::move(late), false);
   }
   auto on_reply = [=](shard_reply& r) mutable {
-    bool redirect = r.result.st.code() == error_code::not_leader && st.options_.mux &&
-                    attempt < router_redirects_max;
+    bool redirect = (r.result.st.code() == error_code::not_leader || r.never_sent) &&
+                    st.options_.mux && attempt < router_redirects_max;
     if (!redirect) return done(std::move(r.result), true);
     auto& self_state = self->state;
     bool remote = r.leader != 0 && r.leader != self_state.options_.node && target != r.leader;
     if (remote)
-      return ask_replica(self, shard, std::move(cmd), deadline_ns, attempt + 1, r.leader, done);
+      return ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1,
+                         r.leader, done);
     // No leader known, or the one we were sent to no longer leads: wait,
     // then ask this node's replica, which learns the leader from heartbeats.
     after(self, retry_delay_ms(attempt), [=]() mutable {
-      ask_replica(self, shard, std::move(cmd), deadline_ns, attempt + 1, 0, done);
+      ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1, 0, done);
     });
   };
   auto on_error = [=](caf::error& err) mutable {
     reply failed;
-    failed.st = shard_failure(self, err, static_cast<uint32_t>(remaining_ms));
+    failed.st = shard_failure(self, err, timeout_ms);
     done(std::move(failed), false);
   };
   auto timeout = std::chrono::milliseconds{remaining_ms};
@@ -243,7 +244,8 @@ void ask_each_shard(router_pointer self, uint32_t timeout_ms,
   };
   int64_t deadline_ns = self->state.options_.env->monotonic_ns() + int64_t{timeout_ms} * 1'000'000;
   for (size_t i = 0; i < commands.size(); ++i) {
-    ask_replica(self, commands[i].first, std::move(commands[i].second), deadline_ns, 0, 0,
+    ask_replica(self, commands[i].first, std::move(commands[i].second), deadline_ns, timeout_ms,
+                0, 0,
                 [g, i, complete](reply r, bool answered) {
                   g->results[i] = std::move(r);
                   if (!answered) g->unanswered.push_back(i);

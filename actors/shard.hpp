@@ -87,6 +87,9 @@ struct shard_reply {
   reply result;
   // With not_leader: the group's leader as this replica knows it (0: unknown).
   raft::node_id leader = 0;
+  // Set by the peer mux when a forwarded command could not even be queued
+  // for its node (result unavailable): it never left, so it may be retried.
+  bool never_sent = false;
 };
 
 struct schema_reply {
