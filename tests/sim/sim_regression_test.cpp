@@ -19,6 +19,11 @@
 // `velocity-sim --seeds 500` against the core of 116d411 with 6c5b924's two
 // fixes reverted: 9 seeds failed (16 39 204 237 271 302 306 352 415), these
 // three with the properties named below; 0 fail with the fixes.
+//
+// Decisions version 5 (every replica runs cluster::replica, so effects and
+// the random draws they cause come in the driver's order) draws the same
+// parameters but changes the runs. The three seeds pass; they were not yet
+// re-checked against a core with 6c5b924's fixes reverted.
 #define CAF_SUITE sim_regression
 #include "caf/test/unit_test.hpp"
 
@@ -49,7 +54,7 @@ void expect_passes(uint64_t seed, const std::string& recorded_params) {
 // matters.
 CAF_TEST(an installed snapshot never drops entries the follower acknowledged) {
   expect_passes(39,
-                "v4 nodes=5 election=14 heartbeat=1 lease=0 pre_vote=0 check_quorum=0 inflight=14 "
+                "v5 nodes=5 election=14 heartbeat=1 lease=0 pre_vote=0 check_quorum=0 inflight=14 "
                 "append_bytes=725 chunk_bytes=174 compact_every=21 skew%=4 loss%=19 dup%=48 "
                 "delay_us=877..27337 fsync_us<=17540 faults=P----- new_leader_crash%=0 "
                 "restart_us<=284261 nemesis_us=345349 clients=5 keys=2 pad=0 chaos_us=3889761");
@@ -62,7 +67,7 @@ CAF_TEST(an installed snapshot never drops entries the follower acknowledged) {
 // leader 1 of term 8 never had it.
 CAF_TEST(a node that joined later learns the initial membership and cannot commit alone) {
   expect_passes(352,
-                "v4 nodes=3 election=12 heartbeat=2 lease=0 pre_vote=1 check_quorum=0 inflight=3 "
+                "v5 nodes=3 election=12 heartbeat=2 lease=0 pre_vote=1 check_quorum=0 inflight=3 "
                 "append_bytes=1436 chunk_bytes=146 compact_every=30 skew%=14 loss%=18 dup%=0 "
                 "delay_us=291..14117 fsync_us<=4176 faults=-C-LMT new_leader_crash%=0 "
                 "restart_us<=789251 nemesis_us=251009 clients=1 keys=2 pad=11 chaos_us=5110271");
@@ -72,7 +77,7 @@ CAF_TEST(a node that joined later learns the initial membership and cannot commi
 // same lost initial membership; promoted node 4 elected itself alone.
 CAF_TEST(a promoted learner never becomes a second leader of a term) {
   expect_passes(16,
-                "v4 nodes=3 election=14 heartbeat=2 lease=2 pre_vote=1 check_quorum=1 inflight=4 "
+                "v5 nodes=3 election=14 heartbeat=2 lease=2 pre_vote=1 check_quorum=1 inflight=4 "
                 "append_bytes=1144 chunk_bytes=184 compact_every=16 skew%=8 loss%=28 dup%=7 "
                 "delay_us=395..26830 fsync_us<=17676 faults=-C-LMT new_leader_crash%=0 "
                 "restart_us<=567090 nemesis_us=248541 clients=1 keys=3 pad=17 chaos_us=6806008");

@@ -121,22 +121,22 @@ void sim_cluster::on_heal_check() {
   }
   sim_node* l = leader();
   if (!probe_applied_ && probe_) {
-    sim_node* holder = find(probe_->first);
-    if (holder == nullptr || !holder->up() || holder->core().term() != probe_->second.term)
-      probe_.reset();
+    sim_node* holder = find(probe_->node);
+    if (holder == nullptr || !holder->up() || holder->core().term() != probe_->term)
+      probe_.reset();  // its answer, if any, is ignored: a new probe has a new request
   }
   if (!probe_applied_ && !probe_ && l != nullptr) {
     command noop;
     noop.type = command::kind::noop;
     noop.request = next_request_++;
-    auto proposed = l->core().propose(encode_command(noop));
+    const status proposed = l->replica().propose(noop.request, encode_command(noop));
     if (proposed.ok()) {
-      probe_ = {l->id(), *proposed};
-      trace("healing: probe proposed at node " + std::to_string(l->id()) + " as " +
-            std::to_string(proposed->index));
+      probe_ = probe{l->id(), l->core().term(), noop.request};
+      trace("healing: probe proposed at node " + std::to_string(l->id()) + " at " +
+            std::to_string(l->core().last_index()));
     }
     observe(*l);
-    drive(*l);
+    carry_out(*l);
     observe(*l);
   }
   if (probe_applied_ && l != nullptr) {
@@ -181,12 +181,16 @@ void sim_cluster::check_convergence(const std::vector<raft::node_id>& final_memb
 
 void sim_cluster::final_checks() {
   if (stopped()) return;
-  // Every tick a running node's clock says has elapsed reached its core, once
-  // (sim_node::deliver_tick refuses a repeat or a skip; this catches a loss).
+  // Every tick a running node's clock says has elapsed reached its core (the
+  // driver delivers them in order and once each; this catches a loss).
   for (const auto& [id, n] : nodes_) {
-    if (!n->up() || n->paused || n->decommissioned || n->next_tick_us() >= now_us_) continue;
-    checker_.report("tick_clock", "node " + std::to_string(id) + " has not received its tick of " +
-                                      std::to_string(n->next_tick_us()) + "us",
+    if (!n->up() || n->paused || n->decommissioned) continue;
+    const int64_t due = n->ticks_due_before(now_us_);
+    if (n->replica().ticks_delivered() >= due) continue;
+    checker_.report("tick_clock", "node " + std::to_string(id) + " received " +
+                                      std::to_string(n->replica().ticks_delivered()) +
+                                      " ticks of the " + std::to_string(due) +
+                                      " its clock counted",
                     now_us_);
   }
   const linearizability_result lin = check_linearizable(workload_.history(), linearizability_states_max);
