@@ -70,7 +70,7 @@ void sim_cluster::on_client_request(event& e) {
     refused(e.client, n, proposed);
     return;
   }
-  trace("client " + std::to_string(e.client) + " proposed '" + encode_command(cmd) +
+  trace("client " + std::to_string(e.client) + " proposed '" + describe_command(cmd) +
         "' at node " + std::to_string(n.id()) + " in term " + std::to_string(n.core().term()));
   n.requests.emplace(cmd.request, pending_request{e.client, e.op_seq, false, op.key});
 }

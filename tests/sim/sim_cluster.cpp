@@ -22,6 +22,7 @@ sim_cluster::sim_cluster(const sim_options& options)
     : options_(options),
       rng_(options.seed),
       params_(draw_params(rng_)),
+      initial_dump_(initial_dump(sim_node::group, params_.keys)),
       network_(params_),
       workload_(params_, params_.clients) {}
 
@@ -202,7 +203,7 @@ sim_node& sim_cluster::create_node(raft::node_id id, const raft::durable_state& 
     checker_.report("config", valid.to_string(), now_us_);
   // Clock skew: each node's tick period differs by up to skew_percent_max.
   const int64_t period_us = tick_base_us * (100 + rng_.uniform(0, params_.skew_percent_max)) / 100;
-  auto node = std::make_unique<sim_node>(cfg, period_us);
+  auto node = std::make_unique<sim_node>(cfg, period_us, initial_dump_, params_.keys);
   sim_node& n = *node;
   nodes_.emplace(id, std::move(node));
   if (const status written = n.bootstrap(initial); !written.ok())

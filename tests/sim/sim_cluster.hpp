@@ -192,6 +192,7 @@ class sim_cluster {
   sim_options options_;
   sim_rng rng_;
   sim_params params_;
+  std::string initial_dump_;  // every replica's application before its first entry
   sim_network network_;
   safety_checker checker_;
   workload workload_;

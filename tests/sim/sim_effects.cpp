@@ -5,13 +5,15 @@
 //   persist -> the engine write, unsynced; with `sync`, the fsync completes
 //              after a drawn delay (0 to fsync_delay_us_max; a crash in
 //              between loses the write), then persisted(token);
-//   restore -> the map from the leader's snapshot (checked against the ledger);
-//   apply   -> the map (checked: order, durability, a client command), and
-//              the client operation its request answers;
-//   read    -> the client's read served from the map;
+//   restore -> the shard dump of the leader's snapshot replaces the
+//              application (checked against the ledger);
+//   apply   -> the document state machine (checked: order, durability, a
+//              client command, the reply the model expects), and the client
+//              operation its request answers;
+//   read    -> the client's read served by a get on the state machine;
 //   fail    -> the client retries (its proposal lost its index to another
 //              leader's entry) or gives up (outcome unknown);
-//   capture -> the encoded map, handed back with compact(index, data).
+//   capture -> the shard's dump, handed back with compact(index, data).
 //
 // Thread safety: none (one run).
 #include <sstream>
@@ -86,9 +88,9 @@ void sim_cluster::on_restore(sim_node& n, const raft::snapshot& snap) {
   trace("node " + std::to_string(n.id()) + " restores snapshot at " +
         std::to_string(snap.meta.index));
   ++result_.stats.snapshot_installs;
-  if (!n.restore(snap))
+  if (const status restored = n.restore(snap); !restored.ok())
     checker_.report("snapshot", "node " + std::to_string(n.id()) +
-                                    " got snapshot data that is not an encoded map",
+                                    " cannot restore the snapshot data: " + restored.to_string(),
                     now_us_);
   else
     checker_.check_snapshot(n.id(), snap.meta.index, n.state(), now_us_);
@@ -98,7 +100,12 @@ void sim_cluster::on_apply(sim_node& n, const raft::entry& e, uint64_t request) 
   if (!checker_.check_apply(n.id(), n.applied(), n.durable_last_index(),
                             n.durable_term_at(e.index), e, now_us_))
     return;
-  const bool took_effect = n.apply(e);
+  status unexpected;
+  const bool took_effect = n.apply(e, &unexpected);
+  if (!unexpected.ok())
+    checker_.report("application", "node " + std::to_string(n.id()) + " applied " +
+                                       entry_text(e) + ": " + unexpected.to_string(),
+                    now_us_);
   if (tracing()) trace("node " + std::to_string(n.id()) + " applies " + entry_text(e));
   checker_.observe_apply(n.id(), e, now_us_);
   if (e.kind == raft::entry_kind::conf_change && e.index > conf_change_counted_) {
@@ -140,9 +147,7 @@ void sim_cluster::on_read(sim_node& n, uint64_t request) {
   const client_state& c = workload_.client(read.client);
   if (!c.busy || c.op_seq != read.op_seq) return;
   ++(c.lease_read ? result_.stats.lease_reads : result_.stats.read_index_reads);
-  const auto value = n.state().find(read.key);
-  std::optional<std::string> result;
-  if (value != n.state().end()) result = value->second;
+  const std::optional<std::string> result = n.read(read.key);
   workload_.complete_read(read.client, now_us_, result);
   trace("client " + std::to_string(read.client) + " read " + read.key + " = " +
         result.value_or("<absent>") + " at node " + std::to_string(n.id()) + " (applied " +
@@ -178,7 +183,7 @@ void sim_cluster::on_capture(sim_node& n, raft::index_t index) {
                                     std::to_string(index) + " with the application at " +
                                     std::to_string(n.applied()),
                     now_us_);
-  n.replica().compact(index, encode_map(n.state()));
+  n.replica().compact(index, n.dump());
 }
 
 }  // namespace velocity::sim

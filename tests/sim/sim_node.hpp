@@ -1,8 +1,13 @@
 // One simulated replica: a cluster::replica (the driver production runs,
 // carrying the Raft ready contract over a raft::raft core), its simulated disk
-// (a memory_engine holding a raft::log_store; a crash drops every write not
-// synced) and the key-value application rebuilt from the snapshot plus log
-// replay after every restart (the application is memory only).
+// (a memory_engine; a crash drops every write not synced) holding the
+// raft::log_store and the application: the real document state machine
+// (storage/state_machine.hpp) of shard `group`, applying the document
+// commands the entries carry (sim_kv.hpp), as the shard does. Its writes are
+// not synced by themselves (a later sync of the log makes them durable); at
+// a restart it resumes from the applied index its engine kept, or from the
+// durable snapshot when that is newer. Snapshot data is the shard's dump
+// (storage/shard_dump.hpp).
 //
 // The node carries out what one effect of the driver asks of the disk and the
 // application (write, sync, restore, apply); the cluster (sim_cluster) feeds
@@ -34,6 +39,7 @@
 #include "cluster/replica.hpp"
 #include "protocols/error.hpp"
 #include "storage/memory_engine.hpp"
+#include "storage/state_machine.hpp"
 #include "tests/sim/sim_kv.hpp"
 
 namespace velocity::sim {
@@ -52,10 +58,14 @@ class sim_node {
   // The raft group every simulated replica stores under.
   static constexpr uint32_t group = 1;
 
-  // `config.raft.random_seed` is replaced per incarnation.
-  sim_node(cluster::replica_config config, int64_t tick_period_us);
+  // `config.raft.random_seed` is replaced per incarnation. `initial_dump`
+  // is the application's state before the first entry (sim_kv.hpp's
+  // initial_dump for `keys` keys).
+  sim_node(cluster::replica_config config, int64_t tick_period_us, std::string initial_dump,
+           size_t keys);
 
-  // Writes a brand-new node's initial durable state (synced), before start().
+  // Writes a brand-new node's initial durable state and the application's
+  // initial state (synced), before start().
   status bootstrap(const raft::durable_state& initial);
 
   // Loads the durable state and builds a fresh driver (new random seed per
@@ -74,11 +84,21 @@ class sim_node {
   // then no longer loads (a restart would fail).
   [[nodiscard]] status sync();
 
-  // A restore effect: a snapshot installed from the leader replaces the application.
-  bool restore(const raft::snapshot& snap);
-  // An apply effect: applies one committed entry; returns the command's
-  // effect (a CAS may fail; conf changes and no-ops return true).
-  bool apply(const raft::entry& e);
+  // A restore effect: a snapshot installed from the leader replaces the
+  // application (its dump written in one batch, the state machine reopened).
+  // An error for data that is not a shard dump.
+  status restore(const raft::snapshot& snap);
+  // An apply effect: applies one committed entry to the state machine;
+  // returns the command's effect (a CAS may fail; conf changes and no-ops
+  // return true). *unexpected is set when the state machine refused a
+  // command the model says must succeed (or the entry is no command).
+  bool apply(const raft::entry& e, status* unexpected);
+  // A capture effect: the application's state (the shard's dump).
+  std::string dump();
+  // The value of `key` as a get command reads it; nullopt if absent.
+  std::optional<std::string> read(const std::string& key);
+  // The application as a key -> value map (a get per key).
+  kv_map state();
 
   // The driver's clock counts ns; the simulator's virtual time µs.
   static int64_t to_ns(int64_t us) { return us * 1000; }
@@ -92,7 +112,6 @@ class sim_node {
   int64_t tick_period_us() const { return tick_period_us_; }
   uint64_t incarnation() const { return incarnation_; }
   raft::index_t applied() const { return applied_; }
-  const kv_map& state() const { return kv_; }
   raft::index_t durable_commit_floor() const { return durable_commit_floor_; }
   raft::index_t durable_last_index() const { return durable_last_index_; }
   // The term of the synced log entry at `index`; nullopt if none is synced there.
@@ -109,13 +128,17 @@ class sim_node {
  private:
   // Reads the durable log back (what a restart would load).
   void note_durable(const raft::durable_state& state);
+  // Replaces the shard's state by `dump` (unsynced) and reopens the state machine.
+  status restore_dump(std::string_view dump);
 
   cluster::replica_config config_;
   int64_t tick_period_us_;
   std::unique_ptr<memory_engine> engine_;
   std::unique_ptr<raft::log_store> store_;
   std::unique_ptr<cluster::replica> replica_;
-  kv_map kv_;
+  std::unique_ptr<state_machine> app_;  // set iff up()
+  std::string initial_dump_;
+  size_t keys_ = 0;
   raft::index_t applied_ = 0;
   uint64_t incarnation_ = 0;
   int64_t first_tick_us_ = 0;

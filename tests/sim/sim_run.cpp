@@ -75,7 +75,9 @@ sim_result sim_cluster::run() {
   std::ostringstream state;
   for (const auto& [id, n] : nodes_) {
     if (n->decommissioned) continue;
-    state << "node " << id << " applied " << n->applied() << ": " << encode_map(n->state());
+    if (!n->up()) continue;
+    state << "node " << id << " applied " << n->applied() << ": " << encode_map(n->state())
+          << " (" << n->dump().size() << " bytes)\n";
   }
   result_.final_state = state.str();
   return result_;
@@ -166,13 +168,18 @@ void sim_cluster::on_heal_check() {
 void sim_cluster::check_convergence(const std::vector<raft::node_id>& final_members,
                                     raft::index_t commit) {
   std::vector<const raft::raft*> cores;
+  std::map<raft::node_id, kv_map> states;
   std::map<raft::node_id, const kv_map*> maps;
+  std::map<raft::node_id, std::string> dumps;
   for (raft::node_id id : final_members) {
     cores.push_back(&find(id)->core());
-    maps.emplace(id, &find(id)->state());
+    states.emplace(id, find(id)->state());
+    maps.emplace(id, &states.at(id));
+    dumps.emplace(id, find(id)->dump());
   }
   checker_.check_log_matching(cores, now_us_);
   if (!checker_.check_convergence(maps, commit, now_us_)) return;
+  if (!checker_.check_identical_engines(dumps, now_us_)) return;
   sim_node* l = leader();
   VELOCITY_CHECK(l != nullptr);  // converged means a leader was found this turn
   checker_.check_acknowledged(workload_.acknowledged(), workload_.history(), l->core(), commit,
