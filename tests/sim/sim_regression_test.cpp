@@ -21,7 +21,8 @@
 // three with the properties named below; 0 fail with the fixes.
 //
 // Decisions version 5 (every replica runs cluster::replica, so effects and
-// the random draws they cause come in the driver's order) draws the same
+// the random draws they cause come in the driver's order, over the document
+// state machine, so entries and snapshots have other sizes) draws the same
 // parameters but changes the runs. The three seeds pass; they were not yet
 // re-checked against a core with 6c5b924's fixes reverted.
 #define CAF_SUITE sim_regression
