@@ -1,6 +1,7 @@
-// Implements the event loop and node lifecycle of sim_cluster.hpp. The ready
-// contract is in sim_ready.cpp, clients in sim_clients.cpp, faults in
-// sim_nemesis.cpp, phases and final checks in sim_run.cpp.
+// Implements the event loop and node lifecycle of sim_cluster.hpp. The
+// driver's effects are carried out in sim_effects.cpp, clients in
+// sim_clients.cpp, faults in sim_nemesis.cpp, phases and final checks in
+// sim_run.cpp.
 //
 // Thread safety: none (one run).
 // Invariant: every node-bound event of a paused node is held in deferred_ and

@@ -26,7 +26,6 @@ void sim_cluster::carry_out(sim_node& n) {
   // A paused process carries out nothing; on_resume picks the effects up.
   while (n.up() && !n.paused && n.replica().has_effects() && !stopped()) {
     for (cluster::effect& fx : n.replica().take_effects()) {
-      if (!n.up()) return;  // an effect's checks may have stopped the node
       switch (fx.type) {
         case cluster::effect::kind::send:
           for (const raft::message& m : fx.messages) send(m);
