@@ -50,8 +50,8 @@ void draw_raft(sim_rng& rng, sim_params& p) {
   // A snapshot is the shard's dump, 1 to 2 KB (a few keys): chunks of 80 to
   // 2560 bytes make a transfer take one to about 25 chunks. (Chunks of 8 to
   // 256 bytes, sized for the old key/value map, made transfers of up to 250
-  // chunks, and then no seed of 1 to 1000 found the snapshot half of 6c5b924
-  // reverted; 8 do with these.)
+  // chunks, and then one seed of 1 to 6000 found the snapshot half of 6c5b924
+  // reverted; 8 of 1 to 1000 do with these.)
   p.snapshot_chunk_bytes = static_cast<size_t>(rng.uniform(8, 256)) * 10;
   p.compact_every_entries = static_cast<uint64_t>(rng.uniform(4, 40));
 }
