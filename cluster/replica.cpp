@@ -58,6 +58,24 @@ status replica::propose(uint64_t request, std::string data) {
   return status{};
 }
 
+status replica::propose_conf_change(uint64_t request, const raft::conf_change& change) {
+  VELOCITY_CHECK(request != 0);
+  if (proposals_.size() + reads_.size() >= replica_pending_max)
+    return status{error_code::overloaded, "too many requests waiting for their log entries"};
+  auto id = core_.propose_conf_change(change);
+  if (!id.ok()) return refuse(id.error());
+  proposals_.emplace(id->index, std::make_pair(request, id->term));
+  drive();
+  return status{};
+}
+
+status replica::transfer_leadership(raft::node_id target) {
+  const status started = core_.transfer_leadership(target);
+  if (!started.ok()) return refuse(started);
+  drive();
+  return status{};
+}
+
 status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
   VELOCITY_CHECK(request != 0);
   if (pending() >= replica_pending_max)

@@ -5,6 +5,7 @@
 // simulator proves is the code production runs.
 //
 //   events in : tick_to(now), step(message), propose(request, data),
+//               propose_conf_change(request, change), transfer_leadership(target),
 //               read(request, mode, now), persisted(token), compact(index, data)
 //   effects out (take_effects, in order; the shell carries them out in order):
 //     send     : send these messages to their nodes now
@@ -113,6 +114,13 @@ class replica {
   status read(uint64_t request, raft::read_mode mode, int64_t now_ns);
   // Forms readies for work queued by propose/read (config.batch_requests).
   void flush() { drive(); }
+  // Proposes a membership change; answered as propose (the apply effect
+  // carries the conf_change entry). Errors as raft::propose_conf_change, plus
+  // overloaded (replica_pending_max).
+  status propose_conf_change(uint64_t request, const raft::conf_change& change);
+  // Starts a leadership transfer (raft::transfer_leadership); its messages
+  // come out as send effects.
+  status transfer_leadership(raft::node_id target);
   // The persist effect with `token` is durable.
   void persisted(uint64_t token);
   // The answer to a capture effect: the application's state at `index`.

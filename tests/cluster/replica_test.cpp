@@ -401,3 +401,37 @@ CAF_TEST(fail_all answers every pending proposal and read once) {
   CAF_CHECK_EQUAL(l.failed.at(1).code(), error_code::unavailable);
   CAF_CHECK_EQUAL(l.failed.at(2).code(), error_code::unavailable);
 }
+
+CAF_TEST(a conf change proposed through the driver is answered by its apply) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  node& l = h.nodes.at(lead);
+  raft::node_id gone = lead == 3 ? 2 : 3;
+  raft::conf_change change;
+  change.type = raft::conf_change::kind::remove_node;
+  change.node = gone;
+  CAF_REQUIRE(l.driver->propose_conf_change(11, change).ok());
+  h.settle();
+  CAF_CHECK_EQUAL(l.applied_requests, (std::vector<uint64_t>{11}));
+  CAF_CHECK(!l.driver->core().conf().contains(gone));
+  // A follower refuses with the leader it knows.
+  raft::node_id follower = lead == 1 ? 2 : 1;
+  status refused = h.nodes.at(follower).driver->propose_conf_change(12, change);
+  CAF_CHECK_EQUAL(refused.code(), error_code::not_leader);
+}
+
+CAF_TEST(a leadership transfer through the driver hands the lead to the target) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  raft::node_id target = lead == 1 ? 2 : 1;
+  CAF_REQUIRE(h.nodes.at(lead).driver->transfer_leadership(target).ok());
+  h.settle();
+  h.advance_ms(2);
+  CAF_CHECK_EQUAL(h.leader(), target);
+  status refused = h.nodes.at(lead).driver->transfer_leadership(lead);
+  CAF_CHECK_EQUAL(refused.code(), error_code::not_leader);
+}

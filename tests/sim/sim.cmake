@@ -8,7 +8,7 @@ add_library(velocity_sim STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sim_workload.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sim_checkers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sim_cluster.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/sim_ready.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sim_effects.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sim_clients.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sim_nemesis.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sim_run.cpp)

@@ -17,8 +17,12 @@ std::string entry_text(const raft::entry& e) {
       out << " conf_change(" << static_cast<int>(change->type) << " node " << change->node << ")";
     else
       out << " conf_change(undecodable)";
+  } else if (e.data.empty()) {
+    out << " no-op";
+  } else if (const auto c = decode_command(e.data)) {
+    out << " '" << describe_command(*c) << "'";
   } else {
-    out << " '" << e.data << "'";
+    out << " <" << e.data.size() << " bytes, not a client command>";
   }
   return out.str();
 }
@@ -204,6 +208,26 @@ bool safety_checker::check_convergence(const std::map<raft::node_id, const kv_ma
     if (*map == *expected) continue;
     report("convergence", "node " + std::to_string(id) + " holds '" + encode_map(*map) +
                               "' but the committed log gives '" + encode_map(*expected) + "'",
+           now_us);
+    return false;
+  }
+  return true;
+}
+
+bool safety_checker::check_identical_engines(const std::map<raft::node_id, std::string>& dumps,
+                                             int64_t now_us) {
+  if (dumps.empty()) return true;
+  const auto& [first_id, first] = *dumps.begin();
+  for (const auto& [id, dump] : dumps) {
+    if (dump == first) continue;
+    // The first differing byte, to find the key in a trace.
+    size_t at = 0;
+    while (at < dump.size() && at < first.size() && dump[at] == first[at]) ++at;
+    report("engine_convergence", "node " + std::to_string(id) + "'s shard dump (" +
+                                     std::to_string(dump.size()) + " bytes) differs from node " +
+                                     std::to_string(first_id) + "'s (" +
+                                     std::to_string(first.size()) + " bytes) at byte " +
+                                     std::to_string(at),
            now_us);
     return false;
   }

@@ -12,6 +12,7 @@
 //   apply_order        : committed entries arrive contiguous, after the snapshot
 //   contract           : a committed entry handed to apply is durable locally
 //   convergence        : at the end, every member's map equals the ledger's replay
+//   engine_convergence : at the end, every member's shard state is byte-identical
 //   acknowledged_write_lost: at the end, every acknowledged write's entry is
 //                        in the ledger and in the final leader's log
 //   lease_read_deposed : no lease read is granted while a newer term's leader exists
@@ -92,6 +93,13 @@ class safety_checker {
   // node) must equal the ledger's replay up to `commit`. False on a violation.
   bool check_convergence(const std::map<raft::node_id, const kv_map*>& maps,
                          raft::index_t commit, int64_t now_us);
+
+  // End of a run, every member has applied the same commit: the shard's
+  // engine contents (storage/shard_dump.hpp, by node) must be byte-identical
+  // (documents with versions and times, index entries, counters, applied
+  // index). False (and an `engine_convergence` violation) otherwise.
+  bool check_identical_engines(const std::map<raft::node_id, std::string>& dumps,
+                               int64_t now_us);
 
   // End of a run: every acknowledged write or successful CAS (history index ->
   // the entry its client was told about) must be committed as that entry: in

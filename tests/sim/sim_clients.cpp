@@ -2,9 +2,9 @@
 // outstanding, sends it to a node (its last target or a random member),
 // follows leader hints on not_leader, backs off on unavailable / overloaded,
 // and gives up (outcome unknown) on timeout or when the serving node crashes.
-// A write or CAS completes when its entry (same index AND term) is applied on
-// the node that proposed it; a read when that node's applied index reaches
-// the read_state index.
+// A write or CAS completes when the node's driver answers it with the apply
+// of its entry (same index AND term); a read when the driver says to serve it
+// (the applied index reached its read index).
 //
 // Thread safety: none (one run).
 #include <algorithm>
@@ -47,34 +47,32 @@ void sim_cluster::on_client_request(event& e) {
   if (op.type == operation::kind::read) {
     const uint64_t request = next_request_++;
     const auto mode = c.lease_read ? raft::read_mode::lease : raft::read_mode::safe;
-    // raft.hpp: every elapsed tick before a lease read (a resumed node's held
-    // ticks would otherwise come after this read).
-    if (mode == raft::read_mode::lease) {
-      const uint64_t caught_up = n.catch_up_ticks(now_us_);
-      result_.stats.ticks_caught_up += caught_up;
-      if (caught_up > 0 && tracing())
-        trace("node " + std::to_string(n.id()) + " catches up " + std::to_string(caught_up) +
-              " ticks before a lease read");
-    }
-    const status started = n.core().read_index(request, mode);
+    // The driver first delivers every elapsed tick of a lease read (a resumed
+    // node's held ticks would otherwise come after this read); counted here.
+    const int64_t ticks_before = n.replica().ticks_delivered();
+    const status started = n.replica().read(request, mode, sim_node::to_ns(now_us_));
+    const int64_t caught_up = n.replica().ticks_delivered() - ticks_before;
+    result_.stats.ticks_caught_up += static_cast<uint64_t>(caught_up);
+    if (caught_up > 0 && tracing())
+      trace("node " + std::to_string(n.id()) + " catches up " + std::to_string(caught_up) +
+            " ticks before a lease read");
     if (!started.ok()) {
       refused(e.client, n, started);
       return;
     }
     if (mode == raft::read_mode::lease && n.core().lease_valid()) note_lease_read(n);
-    n.reads.emplace(request, pending_read{e.client, e.op_seq, op.key, std::nullopt});
+    n.requests.emplace(request, pending_request{e.client, e.op_seq, true, op.key});
     return;
   }
   const command cmd = workload_.command_for(c.op, next_request_++);
-  auto proposed = n.core().propose(encode_command(cmd));
+  const status proposed = n.replica().propose(cmd.request, encode_command(cmd));
   if (!proposed.ok()) {
-    refused(e.client, n, proposed.error());
+    refused(e.client, n, proposed);
     return;
   }
-  trace("client " + std::to_string(e.client) + " proposed '" + encode_command(cmd) +
-        "' at node " + std::to_string(n.id()) + " as " + std::to_string(proposed->index) + "/t" +
-        std::to_string(proposed->term));
-  n.proposals.emplace(proposed->index, pending_proposal{e.client, e.op_seq, *proposed});
+  trace("client " + std::to_string(e.client) + " proposed '" + describe_command(cmd) +
+        "' at node " + std::to_string(n.id()) + " in term " + std::to_string(n.core().term()));
+  n.requests.emplace(cmd.request, pending_request{e.client, e.op_seq, false, op.key});
 }
 
 void sim_cluster::refused(size_t client, sim_node& n, const status& why) {
@@ -118,8 +116,7 @@ void sim_cluster::give_up_at(sim_node& n) {
     workload_.give_up(client);
     finish_op(client);
   };
-  for (const auto& [index, p] : n.proposals) abandon(p.client, p.op_seq);
-  for (const auto& [request, r] : n.reads) abandon(r.client, r.op_seq);
+  for (const auto& [request, p] : n.requests) abandon(p.client, p.op_seq);
 }
 
 void sim_cluster::finish_op(size_t client) {

@@ -1,17 +1,20 @@
-// Implements the event loop and node lifecycle of sim_cluster.hpp. The ready
-// contract is in sim_ready.cpp, clients in sim_clients.cpp, faults in
-// sim_nemesis.cpp, phases and final checks in sim_run.cpp.
+// Implements the event loop and node lifecycle of sim_cluster.hpp. The
+// driver's effects are carried out in sim_effects.cpp, clients in
+// sim_clients.cpp, faults in sim_nemesis.cpp, phases and final checks in
+// sim_run.cpp.
 //
 // Thread safety: none (one run).
 // Invariant: every node-bound event of a paused node is held in deferred_ and
 // replayed in its original order on resume, so a pause delays ticks and
 // messages but never drops them. Each node's tick clock keeps counting across
-// a pause (sim_node::next_tick_us); before a lease read the node receives
-// every tick its clock says has elapsed (raft.hpp: the shell must), and the
-// tick events this caught up are no-ops, so every tick arrives exactly once.
+// a pause: a tick event hands the driver its own time (replica::tick_to), and
+// before a lease read the driver itself delivers every tick elapsed by the
+// read's time (raft.hpp: the shell must), so a later tick event finds its
+// tick delivered already.
 #include "tests/sim/sim_cluster.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 namespace velocity::sim {
@@ -20,6 +23,7 @@ sim_cluster::sim_cluster(const sim_options& options)
     : options_(options),
       rng_(options.seed),
       params_(draw_params(rng_)),
+      initial_dump_(initial_dump(sim_node::group, params_.keys)),
       network_(params_),
       workload_(params_, params_.clients) {}
 
@@ -135,7 +139,7 @@ void sim_cluster::on_node_event(sim_node& n, event& e) {
   switch (e.kind) {
     case event_kind::tick:
       // e.time_us is the tick's time on the node's clock, also when held.
-      if (!n.deliver_tick(e.time_us)) return;
+      n.replica().tick_to(sim_node::to_ns(e.time_us));
       break;
     case event_kind::deliver:
       // A partition that began while the message was in flight drops it.
@@ -145,15 +149,11 @@ void sim_cluster::on_node_event(sim_node& n, event& e) {
           e.message.snap_offset > 0)
         ++result_.stats.snapshot_multi_chunk;
       if (e.message.type == raft::message_type::timeout_now) ++result_.stats.timeout_now_delivered;
-      n.core().step(e.message);
+      n.replica().step(e.message);
       break;
-    case event_kind::persist_done: {
-      if (!n.in_flight) return;
-      raft::ready rd = std::move(*n.in_flight);
-      n.in_flight.reset();
-      finish_ready(n, rd);
+    case event_kind::persist_done:
+      sync_node(n, e.token);
       break;
-    }
     case event_kind::client_request:
       on_client_request(e);
       break;
@@ -161,7 +161,7 @@ void sim_cluster::on_node_event(sim_node& n, event& e) {
       VELOCITY_CHECK(false);
   }
   observe(n);
-  drive(n);
+  carry_out(n);
   observe(n);
 }
 
@@ -182,25 +182,29 @@ void sim_cluster::on_resume(sim_node& n) {
     on_node_event(n, e);
     if (stopped()) return;
   }
+  if (n.up() && !n.paused) carry_out(n);  // effects formed before the pause
 }
 
 sim_node& sim_cluster::create_node(raft::node_id id, const raft::durable_state& initial) {
-  raft::config cfg;
-  cfg.id = id;
-  cfg.election_ticks = params_.election_ticks;
-  cfg.heartbeat_ticks = params_.heartbeat_ticks;
-  cfg.lease_ticks = params_.lease_ticks;
-  cfg.pre_vote = params_.pre_vote;
-  cfg.check_quorum = params_.check_quorum;
-  cfg.inflight_messages_max = params_.inflight_messages_max;
-  cfg.append_bytes_max = params_.append_bytes_max;
-  cfg.snapshot_chunk_bytes = params_.snapshot_chunk_bytes;
-  cfg.bug = options_.bug;
-  if (const status valid = raft::validate(cfg); !valid.ok())
+  cluster::replica_config cfg;
+  cfg.raft.id = id;
+  cfg.raft.election_ticks = params_.election_ticks;
+  cfg.raft.heartbeat_ticks = params_.heartbeat_ticks;
+  cfg.raft.lease_ticks = params_.lease_ticks;
+  cfg.raft.pre_vote = params_.pre_vote;
+  cfg.raft.check_quorum = params_.check_quorum;
+  cfg.raft.inflight_messages_max = params_.inflight_messages_max;
+  cfg.raft.append_bytes_max = params_.append_bytes_max;
+  cfg.raft.snapshot_chunk_bytes = params_.snapshot_chunk_bytes;
+  cfg.raft.bug = options_.bug;
+  // The driver's compaction policy: every K applied entries, never by bytes.
+  cfg.compact_entries = params_.compact_every_entries;
+  cfg.compact_bytes = std::numeric_limits<uint64_t>::max();
+  if (const status valid = raft::validate(cfg.raft); !valid.ok())
     checker_.report("config", valid.to_string(), now_us_);
   // Clock skew: each node's tick period differs by up to skew_percent_max.
   const int64_t period_us = tick_base_us * (100 + rng_.uniform(0, params_.skew_percent_max)) / 100;
-  auto node = std::make_unique<sim_node>(cfg, period_us);
+  auto node = std::make_unique<sim_node>(cfg, period_us, initial_dump_, params_.keys);
   sim_node& n = *node;
   nodes_.emplace(id, std::move(node));
   if (const status written = n.bootstrap(initial); !written.ok())
@@ -212,7 +216,9 @@ sim_node& sim_cluster::create_node(raft::node_id id, const raft::durable_state& 
 
 void sim_cluster::start_node(sim_node& n) {
   raft::index_t loaded_commit = 0;
-  const status started = n.start(rng_.next(), &loaded_commit);
+  const uint64_t random_seed = rng_.next();
+  const int64_t first_tick_us = now_us_ + rng_.uniform(1, n.tick_period_us());
+  const status started = n.start(random_seed, first_tick_us, &loaded_commit);
   if (!started.ok()) {
     checker_.report("recovery", "node " + std::to_string(n.id()) + " cannot load its disk: " +
                                     started.to_string(), now_us_);
@@ -227,18 +233,17 @@ void sim_cluster::start_node(sim_node& n) {
   tick.kind = event_kind::tick;
   tick.node = n.id();
   tick.incarnation = n.incarnation();
-  tick.time_us = now_us_ + rng_.uniform(1, n.tick_period_us());
-  n.start_clock(tick.time_us);
+  tick.time_us = first_tick_us;
   schedule(std::move(tick));
   observe(n);
-  drive(n);
+  carry_out(n);
   observe(n);
 }
 
 void sim_cluster::crash_node(sim_node& n, bool restart_later) {
   trace("node " + std::to_string(n.id()) + " crashes");
   give_up_at(n);
-  if (n.in_flight) ++result_.stats.crashes_mid_fsync;
+  if (n.replica().persist_in_flight()) ++result_.stats.crashes_mid_fsync;
   n.crash();
   deferred_.erase(n.id());
   ++result_.crashes;

@@ -6,10 +6,13 @@
 // entry and every member must apply it within a bound), final checks
 // (convergence, acknowledged writes, linearizability).
 //
-// Ready processing follows THE READY CONTRACT of cluster/raft/types.hpp after
-// every input to a core: messages go out at once, the write is made (unsynced),
-// the fsync completes after a drawn delay (a crash before it loses the write),
-// then messages_after_persist, snapshot restore, apply, reads, advance.
+// Every replica is a cluster::replica, the driver that carries THE READY
+// CONTRACT of cluster/raft/types.hpp in production too: the cluster feeds it
+// events (ticks of the node's own clock, delivered messages, client
+// proposals and reads, fsync completions, captured snapshots) and carries out
+// its effects in order (sends, unsynced writes whose fsync completes after a
+// drawn delay (a crash before it loses the write), restores, applies, reads,
+// failures, captures).
 //
 // Determinism: one sim_rng per run, events ordered by (time, sequence number),
 // ordered containers only, no clocks or threads; the same seed and options
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "cluster/raft/types.hpp"
+#include "cluster/replica.hpp"
 #include "tests/sim/linearizability.hpp"
 #include "tests/sim/sim_checkers.hpp"
 #include "tests/sim/sim_network.hpp"
@@ -115,6 +119,7 @@ class sim_cluster {
     uint64_t incarnation = 0;
     size_t client = 0;
     uint64_t op_seq = 0;
+    uint64_t token = 0;  // persist_done: the persist effect's token
     raft::message message;
   };
   struct event_later {
@@ -135,17 +140,20 @@ class sim_cluster {
   void trace(const std::string& line);
   bool tracing() const { return options_.trace != nullptr; }
 
-  // Nodes and the ready contract (sim_cluster.cpp, sim_ready.cpp).
+  // Nodes (sim_cluster.cpp) and the driver's effects (sim_effects.cpp).
   sim_node* find(raft::node_id id);
   sim_node& create_node(raft::node_id id, const raft::durable_state& initial);
   void start_node(sim_node& n);
   void crash_node(sim_node& n, bool restart_later);
-  void drive(sim_node& n);
-  void finish_ready(sim_node& n, raft::ready& rd);
-  void apply_committed(sim_node& n, const raft::ready& rd);
-  void complete_proposals(sim_node& n, const raft::entry& e, bool effect);
-  void serve_reads(sim_node& n);
-  void maybe_compact(sim_node& n);
+  // Carries out every effect the node's driver holds, in order.
+  void carry_out(sim_node& n);
+  void on_persist(sim_node& n, cluster::effect& fx);
+  void on_restore(sim_node& n, const raft::snapshot& snap);
+  void on_apply(sim_node& n, const raft::entry& e, uint64_t request);
+  void on_read(sim_node& n, uint64_t request);
+  void on_fail(sim_node& n, uint64_t request, const status& error);
+  void on_capture(sim_node& n, raft::index_t index);
+  void sync_node(sim_node& n, uint64_t token);
   void observe(sim_node& n);
   void send(const raft::message& m);
   std::vector<raft::node_id> members() const;  // not decommissioned, in id order
@@ -184,6 +192,7 @@ class sim_cluster {
   sim_options options_;
   sim_rng rng_;
   sim_params params_;
+  std::string initial_dump_;  // every replica's application before its first entry
   sim_network network_;
   safety_checker checker_;
   workload workload_;
@@ -197,7 +206,13 @@ class sim_cluster {
   phase phase_ = phase::chaos;
   int64_t heal_start_us_ = 0;
   raft::index_t conf_change_counted_ = 0;  // highest conf-change index in stats
-  std::optional<std::pair<raft::node_id, raft::entry_id>> probe_;  // the healing entry
+  // The healing entry: proposed at `node` in `term` as `request`.
+  struct probe {
+    raft::node_id node = raft::no_node;
+    raft::term_t term = 0;
+    uint64_t request = 0;
+  };
+  std::optional<probe> probe_;
   bool probe_applied_ = false;
   sim_result result_;
 };

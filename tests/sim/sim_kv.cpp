@@ -1,81 +1,128 @@
-// Implements sim_kv.hpp: the command and snapshot codecs and the apply rule.
+// Implements sim_kv.hpp: the kv commands as document commands and back, the
+// model's apply rule and the replicas' initial state.
 //
 // Thread safety: pure functions.
 #include "tests/sim/sim_kv.hpp"
 
-#include <sstream>
-#include <vector>
+#include "protocols/check.hpp"
+#include "command/command_codec.hpp"
+#include "storage/keys.hpp"
+#include "storage/memory_engine.hpp"
+#include "storage/shard_dump.hpp"
+#include "storage/state_machine.hpp"
 
 namespace velocity::sim {
 
 namespace {
 
-constexpr std::string_view absent_marker = "~";
+constexpr std::string_view probe_prefix = "probe-";
 
-std::vector<std::string> split_words(std::string_view text) {
-  std::vector<std::string> words;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = text.find(' ', start);
-    const size_t stop = end == std::string_view::npos ? text.size() : end;
-    words.emplace_back(text.substr(start, stop - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
+velocity::command to_document(const command& c) {
+  const std::string collection{kv_collection};
+  const std::string field{kv_value_field};
+  const auto time_ns = static_cast<int64_t>(c.request);
+  switch (c.type) {
+    case command::kind::write:
+      return cmd::replace{collection, c.key, value_map{{field, value{c.value}}}, std::nullopt,
+                          time_ns};
+    case command::kind::cas: {
+      cmd::compare_and_swap cas;
+      cas.collection = collection;
+      cas.id = c.key;
+      if (c.expected)
+        cas.condition.conditions.push_back({field, filter_op::eq, value{*c.expected}});
+      else
+        cas.condition.conditions.push_back({field, filter_op::exists, value{false}});
+      cas.fields = value_map{{field, value{c.value}}};
+      cas.merge = true;
+      cas.time_ns = time_ns;
+      return cas;
+    }
+    case command::kind::noop:
+      return cmd::get{collection, std::string{probe_prefix} + std::to_string(c.request)};
   }
-  return words;
+  VELOCITY_CHECK(false);
+  return {};
 }
 
-std::optional<uint64_t> parse_u64(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  uint64_t value = 0;
+// The string in {"value": s}, the only field a kv write carries.
+std::optional<std::string> only_value(const value_map& fields) {
+  if (fields.size() != 1) return std::nullopt;
+  const auto it = fields.find(std::string{kv_value_field});
+  if (it == fields.end() || !it->second.is_string()) return std::nullopt;
+  return it->second.as_string();
+}
+
+std::optional<uint64_t> parse_u64(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t n = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
+    n = n * 10 + static_cast<uint64_t>(c - '0');
   }
-  return value;
+  return n;
+}
+
+std::optional<command> from_write(const velocity::command& d) {
+  command c;
+  if (const auto* r = std::get_if<cmd::replace>(&d)) {
+    auto v = only_value(r->fields);
+    if (r->collection != kv_collection || !v || r->expected_version || r->time_ns <= 0)
+      return std::nullopt;
+    c.type = command::kind::write;
+    c.request = static_cast<uint64_t>(r->time_ns);
+    c.key = r->id;
+    c.value = std::move(*v);
+    return c;
+  }
+  const auto* cas = std::get_if<cmd::compare_and_swap>(&d);
+  if (cas == nullptr || cas->collection != kv_collection || cas->expected_version ||
+      !cas->merge || cas->time_ns <= 0 || cas->condition.conditions.size() != 1)
+    return std::nullopt;
+  auto v = only_value(cas->fields);
+  const filter_condition& cond = cas->condition.conditions.front();
+  if (!v || cond.path != kv_value_field) return std::nullopt;
+  if (cond.op == filter_op::eq && cond.operand.is_string()) c.expected = cond.operand.as_string();
+  else if (cond.op != filter_op::exists || cond.operand != value{false}) return std::nullopt;
+  c.type = command::kind::cas;
+  c.request = static_cast<uint64_t>(cas->time_ns);
+  c.key = cas->id;
+  c.value = std::move(*v);
+  return c;
 }
 
 }  // namespace
 
-std::string encode_command(const command& c) {
-  std::ostringstream out;
-  switch (c.type) {
-    case command::kind::write:
-      out << "W " << c.request << ' ' << c.key << ' ' << c.value;
-      break;
-    case command::kind::cas:
-      out << "C " << c.request << ' ' << c.key << ' '
-          << (c.expected ? *c.expected : std::string{absent_marker}) << ' ' << c.value;
-      break;
-    case command::kind::noop:
-      out << "N " << c.request;
-      break;
-  }
-  return out.str();
-}
+std::string encode_command(const command& c) { return velocity::encode_command(to_document(c)); }
 
 std::optional<command> decode_command(std::string_view data) {
-  const auto words = split_words(data);
-  if (words.size() < 2) return std::nullopt;
-  const auto request = parse_u64(words[1]);
-  if (!request) return std::nullopt;
-  command c;
-  c.request = *request;
-  if (words[0] == "N" && words.size() == 2) {
+  auto decoded = velocity::decode_command(data);
+  if (!decoded.ok()) return std::nullopt;
+  if (const auto* get = std::get_if<cmd::get>(&decoded.value())) {
+    const std::string_view id = get->id;
+    if (get->collection != kv_collection || id.substr(0, probe_prefix.size()) != probe_prefix)
+      return std::nullopt;
+    const auto request = parse_u64(id.substr(probe_prefix.size()));
+    if (!request) return std::nullopt;
+    command c;
     c.type = command::kind::noop;
-  } else if (words[0] == "W" && words.size() == 4) {
-    c.type = command::kind::write;
-    c.key = words[2];
-    c.value = words[3];
-  } else if (words[0] == "C" && words.size() == 5) {
-    c.type = command::kind::cas;
-    c.key = words[2];
-    if (words[3] != absent_marker) c.expected = words[3];
-    c.value = words[4];
-  } else {
-    return std::nullopt;
+    c.request = *request;
+    return c;
   }
-  return c;
+  return from_write(decoded.value());
+}
+
+std::string describe_command(const command& c) {
+  const std::string request = std::to_string(c.request);
+  switch (c.type) {
+    case command::kind::write:
+      return "W " + request + ' ' + c.key + ' ' + c.value;
+    case command::kind::cas:
+      return "C " + request + ' ' + c.key + ' ' + c.expected.value_or("~") + ' ' + c.value;
+    case command::kind::noop:
+      return "N " + request;
+  }
+  return "?";
 }
 
 bool apply_command(kv_map& map, const command& c) {
@@ -99,27 +146,36 @@ bool apply_command(kv_map& map, const command& c) {
 std::string encode_map(const kv_map& map) {
   std::string out;
   for (const auto& [key, value] : map) {
-    out += key;
-    out += ' ';
-    out += value;
-    out += '\n';
+    if (!out.empty()) out += ' ';
+    out += key + '=' + value;
   }
   return out;
 }
 
-std::optional<kv_map> decode_map(std::string_view data) {
-  kv_map map;
-  size_t start = 0;
-  while (start < data.size()) {
-    const size_t end = data.find('\n', start);
-    if (end == std::string_view::npos) return std::nullopt;
-    const std::string_view line = data.substr(start, end - start);
-    const size_t space = line.find(' ');
-    if (space == std::string_view::npos) return std::nullopt;
-    map.emplace(std::string{line.substr(0, space)}, std::string{line.substr(space + 1)});
-    start = end + 1;
+std::string key_name(size_t k) { return "k" + std::to_string(k); }
+
+std::string initial_dump(uint32_t shard, size_t keys) {
+  memory_engine scratch;
+  state_machine sm(scratch, shard);
+  VELOCITY_CHECK(sm.open().ok());
+  collection_schema schema;
+  schema.collection = std::string{kv_collection};
+  schema.fields = {field_spec{std::string{kv_value_field}, field_type::string, false, std::nullopt}};
+  // An index on the value, so every write also moves an index entry.
+  schema.indexes = {index_spec{"by_value", {std::string{kv_value_field}}, false}};
+  uint64_t index = 0;
+  VELOCITY_CHECK(sm.apply(++index, cmd::create_schema{schema, 1}).ok());
+  for (size_t k = 0; k < keys; ++k) {
+    cmd::insert insert{std::string{kv_collection}, key_name(k), value_map{}, 1};
+    VELOCITY_CHECK(sm.apply(++index, insert).ok());
   }
-  return map;
+  // Not applied through the log: the replicas' first entry is index 1.
+  write_batch unapplied;
+  unapplied.erase(column::meta, keys::applied_key(shard));
+  VELOCITY_CHECK(scratch.write(unapplied).ok());
+  auto dump = dump_shard(scratch, shard);
+  VELOCITY_CHECK(dump.ok());
+  return std::move(dump.value());
 }
 
 }  // namespace velocity::sim

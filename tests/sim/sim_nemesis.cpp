@@ -174,12 +174,12 @@ void sim_cluster::nemesis_transfer() {
     if (id != l->id()) voters.push_back(id);
   if (voters.empty()) return;
   const raft::node_id target = rng_.pick(voters);
-  const status started = l->core().transfer_leadership(target);
+  const status started = l->replica().transfer_leadership(target);
   if (started.ok()) ++result_.stats.transfers_started;
   trace("nemesis: transfer leadership " + std::to_string(l->id()) + " -> " +
         std::to_string(target) + ": " + (started.ok() ? "started" : started.to_string()));
   observe(*l);
-  drive(*l);
+  carry_out(*l);
   observe(*l);
 }
 
@@ -200,12 +200,13 @@ void sim_cluster::nemesis_membership() {
     for (raft::node_id id : conf.voters) options.push_back({raft::conf_change::kind::remove_node, id});
   if (options.empty()) return;
   const raft::conf_change change = rng_.pick(options);
-  auto proposed = l->core().propose_conf_change(change);
+  // Nobody waits for the answer (the request id is only unique).
+  const status proposed = l->replica().propose_conf_change(next_request_++, change);
   std::ostringstream out;
   out << "nemesis: conf change " << static_cast<int>(change.type) << " node " << change.node
       << " at leader " << l->id() << ": "
-      << (proposed.ok() ? "proposed as " + std::to_string(proposed->index)
-                        : proposed.error().to_string());
+      << (proposed.ok() ? "proposed at " + std::to_string(l->core().last_index())
+                        : proposed.to_string());
   trace(out.str());
   if (proposed.ok()) ++result_.stats.conf_changes_proposed;
   if (proposed.ok() && change.type == raft::conf_change::kind::add_learner) {
@@ -214,7 +215,7 @@ void sim_cluster::nemesis_membership() {
     create_node(change.node, raft::durable_state{});
   }
   observe(*l);
-  drive(*l);
+  carry_out(*l);
   observe(*l);
 }
 

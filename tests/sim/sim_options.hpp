@@ -23,7 +23,7 @@ namespace velocity::sim {
 // drawn, or in which order (parameters, faults, workload, scheduling), re-keys
 // every seed: bump this so the pinned regression seeds
 // (sim_regression_test.cpp) fail loudly instead of silently testing nothing.
-inline constexpr int decisions_version = 4;
+inline constexpr int decisions_version = 5;
 
 // Virtual time is int64 microseconds. One tick of a node without skew:
 inline constexpr int64_t tick_base_us = 10'000;

@@ -75,7 +75,9 @@ sim_result sim_cluster::run() {
   std::ostringstream state;
   for (const auto& [id, n] : nodes_) {
     if (n->decommissioned) continue;
-    state << "node " << id << " applied " << n->applied() << ": " << encode_map(n->state());
+    if (!n->up()) continue;
+    state << "node " << id << " applied " << n->applied() << ": " << encode_map(n->state())
+          << " (" << n->dump().size() << " bytes)\n";
   }
   result_.final_state = state.str();
   return result_;
@@ -121,22 +123,22 @@ void sim_cluster::on_heal_check() {
   }
   sim_node* l = leader();
   if (!probe_applied_ && probe_) {
-    sim_node* holder = find(probe_->first);
-    if (holder == nullptr || !holder->up() || holder->core().term() != probe_->second.term)
-      probe_.reset();
+    sim_node* holder = find(probe_->node);
+    if (holder == nullptr || !holder->up() || holder->core().term() != probe_->term)
+      probe_.reset();  // its answer, if any, is ignored: a new probe has a new request
   }
   if (!probe_applied_ && !probe_ && l != nullptr) {
     command noop;
     noop.type = command::kind::noop;
     noop.request = next_request_++;
-    auto proposed = l->core().propose(encode_command(noop));
+    const status proposed = l->replica().propose(noop.request, encode_command(noop));
     if (proposed.ok()) {
-      probe_ = {l->id(), *proposed};
-      trace("healing: probe proposed at node " + std::to_string(l->id()) + " as " +
-            std::to_string(proposed->index));
+      probe_ = probe{l->id(), l->core().term(), noop.request};
+      trace("healing: probe proposed at node " + std::to_string(l->id()) + " at " +
+            std::to_string(l->core().last_index()));
     }
     observe(*l);
-    drive(*l);
+    carry_out(*l);
     observe(*l);
   }
   if (probe_applied_ && l != nullptr) {
@@ -166,13 +168,18 @@ void sim_cluster::on_heal_check() {
 void sim_cluster::check_convergence(const std::vector<raft::node_id>& final_members,
                                     raft::index_t commit) {
   std::vector<const raft::raft*> cores;
+  std::map<raft::node_id, kv_map> states;
   std::map<raft::node_id, const kv_map*> maps;
+  std::map<raft::node_id, std::string> dumps;
   for (raft::node_id id : final_members) {
     cores.push_back(&find(id)->core());
-    maps.emplace(id, &find(id)->state());
+    states.emplace(id, find(id)->state());
+    maps.emplace(id, &states.at(id));
+    dumps.emplace(id, find(id)->dump());
   }
   checker_.check_log_matching(cores, now_us_);
   if (!checker_.check_convergence(maps, commit, now_us_)) return;
+  if (!checker_.check_identical_engines(dumps, now_us_)) return;
   sim_node* l = leader();
   VELOCITY_CHECK(l != nullptr);  // converged means a leader was found this turn
   checker_.check_acknowledged(workload_.acknowledged(), workload_.history(), l->core(), commit,
@@ -181,12 +188,16 @@ void sim_cluster::check_convergence(const std::vector<raft::node_id>& final_memb
 
 void sim_cluster::final_checks() {
   if (stopped()) return;
-  // Every tick a running node's clock says has elapsed reached its core, once
-  // (sim_node::deliver_tick refuses a repeat or a skip; this catches a loss).
+  // Every tick a running node's clock says has elapsed reached its core (the
+  // driver delivers them in order and once each; this catches a loss).
   for (const auto& [id, n] : nodes_) {
-    if (!n->up() || n->paused || n->decommissioned || n->next_tick_us() >= now_us_) continue;
-    checker_.report("tick_clock", "node " + std::to_string(id) + " has not received its tick of " +
-                                      std::to_string(n->next_tick_us()) + "us",
+    if (!n->up() || n->paused || n->decommissioned) continue;
+    const int64_t due = n->ticks_due_before(now_us_);
+    if (n->replica().ticks_delivered() >= due) continue;
+    checker_.report("tick_clock", "node " + std::to_string(id) + " received " +
+                                      std::to_string(n->replica().ticks_delivered()) +
+                                      " ticks of the " + std::to_string(due) +
+                                      " its clock counted",
                     now_us_);
   }
   const linearizability_result lin = check_linearizable(workload_.history(), linearizability_states_max);

@@ -7,7 +7,7 @@ namespace velocity::sim {
 
 workload::workload(const sim_params& params, size_t clients)
     : value_pad_(params.value_pad_bytes, '.'), clients_(clients) {
-  for (size_t k = 0; k < params.keys; ++k) keys_.push_back("k" + std::to_string(k));
+  for (size_t k = 0; k < params.keys; ++k) keys_.push_back(key_name(k));
 }
 
 size_t workload::begin(size_t client, int64_t now_us, bool lease_allowed, sim_rng& rng) {
