@@ -48,6 +48,7 @@ struct router_state {
   router_options options_;
   // Continuations waiting for a retry timer (router_retry_atom), by id.
   std::map<uint64_t, std::function<void()>> retries_;
+  std::vector<raft::node_id> leaders_;  // per shard: where the leader was last seen (0: ask locally)
   uint64_t next_retry_ = 0;
   router_metrics metrics_;
   std::map<std::string, collection_info, std::less<>> collections_;
@@ -172,6 +173,19 @@ void after(router_pointer self, int64_t delay_ms, std::function<void()> next) {
   self->delayed_send(self, std::chrono::milliseconds{delay_ms}, router_retry_atom::value, id);
 }
 
+// The leader cache: a replica that answered (anything but not_leader or a
+// forward that never left) leads, or did a moment ago; a not_leader names the
+// one it knows. 0 means "ask this node's replica first".
+void remember_leader(router_pointer self, uint32_t shard, raft::node_id asked,
+                     const shard_reply& r) {
+  auto& leaders = self->state.leaders_;
+  if (leaders.size() <= shard) leaders.resize(self->state.options_.shards.size(), 0);
+  raft::node_id me = self->state.options_.node;
+  if (r.never_sent) leaders[shard] = 0;
+  else if (r.result.st.code() == error_code::not_leader) leaders[shard] = r.leader == me ? 0 : r.leader;
+  else leaders[shard] = asked == me ? 0 : asked;
+}
+
 // Asks the replica of `shard` on node `target` (0: this node's) and follows
 // not_leader answers to the leader they name: over the peer mux when it is
 // another node, after a backoff when no leader is known. Only not_leader and
@@ -183,6 +197,8 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
                  uint32_t timeout_ms, uint32_t attempt, raft::node_id target,
                  std::function<void(reply, bool)> done) {
   auto& st = self->state;
+  // Start where the last answer said the leader is (saves the local hop).
+  if (attempt == 0 && target == 0 && shard < st.leaders_.size()) target = st.leaders_[shard];
   int64_t remaining_ms = (deadline_ns - st.options_.env->monotonic_ns()) / 1'000'000;
   if (remaining_ms <= 0) {
     reply late;
@@ -191,6 +207,7 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
     return done(std::move(late), false);
   }
   auto on_reply = [=](shard_reply& r) mutable {
+    remember_leader(self, shard, target, r);
     bool redirect = (r.result.st.code() == error_code::not_leader || r.never_sent) &&
                     st.options_.mux && attempt < router_redirects_max;
     if (!redirect) return done(std::move(r.result), true);
