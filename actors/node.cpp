@@ -193,6 +193,7 @@ status node::start_ops_http() {
   sources.shards = shards_;
   sources.storage = engine_;
   sources.metrics = metrics_;
+  sources.peers = peer_transport_;
   sources.not_ready_reason = [this]() -> std::string {
     if (draining_) return "draining";
     return ready_ ? "" : "starting";

@@ -210,6 +210,45 @@ void ops_http_server::refresh_shard_metrics() {
         .set(static_cast<double>(info.backlog));
     registry.get_gauge("velocity_shard_failed", "1 after an engine write or fsync failed.", labels)
         .set(info.failed ? 1 : 0);
+    registry.get_gauge("velocity_raft_term", "Raft term of this node's replica of the shard.", labels)
+        .set(static_cast<double>(info.term));
+    registry.get_gauge("velocity_raft_is_leader", "1 while this node's replica leads the shard.", labels)
+        .set(info.role == "leader" ? 1 : 0);
+    registry.get_gauge("velocity_raft_leader_node", "Node id of the shard's leader (0: unknown).", labels)
+        .set(static_cast<double>(info.leader));
+    registry.get_gauge("velocity_raft_proposals", "Commands this replica proposed (a counter).", labels)
+        .set(static_cast<double>(info.proposals));
+    registry.get_gauge("velocity_raft_leader_changes", "Leader changes this replica saw (a counter).", labels)
+        .set(static_cast<double>(info.leader_changes));
+    registry.get_gauge("velocity_raft_commit_seconds_sum",
+                       "Propose -> applied, summed over the proposals answered here.", labels)
+        .set(static_cast<double>(info.commit_latency_ns_total) / 1e9);
+    registry.get_gauge("velocity_raft_commit_seconds_count", "Proposals answered here by an apply.", labels)
+        .set(static_cast<double>(info.committed_proposals));
+  }
+  refresh_peer_metrics();
+}
+
+void ops_http_server::refresh_peer_metrics() {
+  if (!sources_.peers) return;
+  auto& registry = *sources_.metrics;
+  std::optional<peer_stats> stats;
+  caf::scoped_actor self{*sources_.system};
+  self->request(sources_.peers, std::chrono::milliseconds{ops_actor_timeout_ms}, peer_stats_atom::value)
+      .receive([&](const peer_stats& s) { stats = s; }, [&](caf::error&) {});
+  if (!stats) return;
+  for (const auto& peer : stats->peers) {
+    metric_labels labels{{"peer", std::to_string(peer.node)}};
+    registry.get_gauge("velocity_peer_connected", "1 while a handshaken connection to the peer is open.", labels)
+        .set(peer.connected ? 1 : 0);
+    registry.get_gauge("velocity_peer_sent_bytes", "Bytes queued to the peer (a counter).", labels)
+        .set(static_cast<double>(peer.bytes_out));
+    registry.get_gauge("velocity_peer_received_bytes", "Bytes read from the peer (a counter).", labels)
+        .set(static_cast<double>(peer.bytes_in));
+    registry.get_gauge("velocity_peer_dropped_messages", "Messages to the peer dropped (a counter).", labels)
+        .set(static_cast<double>(peer.dropped));
+    registry.get_gauge("velocity_peer_reconnects", "Handshakes completed after the first (a counter).", labels)
+        .set(static_cast<double>(peer.reconnects));
   }
 }
 

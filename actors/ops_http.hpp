@@ -30,6 +30,7 @@
 #include "actors/environment.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/peer_transport.hpp"
 #include "actors/shard.hpp"
 #include "caf/actor_system.hpp"
 #include "protocols/error.hpp"
@@ -57,6 +58,7 @@ struct ops_sources {
   std::vector<shard_actor> shards;
   std::shared_ptr<engine> storage;
   std::shared_ptr<metrics_registry> metrics;
+  peer_transport_actor peers;  // a cluster node's peer transport (null otherwise)
   // "" when the node serves requests, else why not ("starting", "draining").
   std::function<std::string()> not_ready_reason;
 };
@@ -89,6 +91,7 @@ class ops_http_server {
   void install_routes();
   void refresh_shard_metrics();
   void refresh_engine_metrics();
+  void refresh_peer_metrics();
 
   ops_sources sources_;
   std::unique_ptr<httplib::Server> server_;

@@ -11,6 +11,7 @@
 #include "cluster/raft/log_store.hpp"
 #include "cluster/replica.hpp"
 #include "command/command_codec.hpp"
+#include "spdlog/spdlog.h"
 #include "storage/state_machine.hpp"
 
 namespace velocity {
@@ -27,6 +28,7 @@ constexpr uint64_t shard_compact_bytes = 64ull << 20;
 struct pending_request {
   caf::typed_response_promise<shard_reply> promise;
   command cmd;
+  int64_t proposed_ns = 0;  // monotonic; 0 without a clock
 };
 
 struct shard_state {
@@ -37,6 +39,9 @@ struct shard_state {
   std::unordered_map<uint64_t, pending_request> requests_;
   uint64_t next_request_ = 0;
   bool flush_scheduled_ = false;  // a shard_flush_atom is in the mailbox
+  raft::node_id leader_seen_ = 0;  // for logging leader changes
+  raft::term_t term_seen_ = 0;
+  shard_info counters_;            // proposals, leader changes, commit latency
   std::optional<status> failure_;  // set once an engine write or fsync failed
 };
 
@@ -131,6 +136,11 @@ void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
   }
   reply result = st.machine_->apply(e.index, decoded ? *decoded : it->second.cmd);
   if (is_engine_failure(result.st)) fail_shard(self, result.st);
+  if (it != st.requests_.end() && it->second.proposed_ns != 0 && st.options_.env) {
+    st.counters_.commit_latency_ns_total +=
+        static_cast<uint64_t>(st.options_.env->monotonic_ns() - it->second.proposed_ns);
+    ++st.counters_.committed_proposals;
+  }
   if (it != st.requests_.end()) {
     it->second.promise.deliver(shard_reply{std::move(result)});
     st.requests_.erase(it);
@@ -146,9 +156,24 @@ void serve_read(shard_pointer self, uint64_t request) {
   st.requests_.erase(it);
 }
 
+// Leader changes are worth a line at info: they explain latency spikes.
+void note_leader(shard_pointer self) {
+  auto& st = self->state;
+  const raft::raft& core = st.replica_->core();
+  if (core.leader_hint() == st.leader_seen_ && core.term() == st.term_seen_) return;
+  if (core.leader_hint() != st.leader_seen_ && core.leader_hint() != 0) {
+    ++st.counters_.leader_changes;
+    spdlog::info("shard {} on node {}: leader is node {} in term {}", st.options_.shard_id,
+                 st.options_.node_id, core.leader_hint(), core.term());
+  }
+  st.leader_seen_ = core.leader_hint();
+  st.term_seen_ = core.term();
+}
+
 // Carries out the driver's effects, in order, until it has none left.
 void carry_out(shard_pointer self) {
   auto& st = self->state;
+  note_leader(self);
   while (st.replica_->has_effects()) {
     for (cluster::effect& fx : st.replica_->take_effects()) {
       switch (fx.type) {
@@ -189,12 +214,14 @@ void handle_request(shard_pointer self, command cmd,
   uint64_t request = ++st.next_request_;
   status started;
   if (is_read(cmd)) {
-    st.requests_.emplace(request, pending_request{promise, std::move(cmd)});
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
     started = st.replica_->read(request, raft::read_mode::safe, 0);
   } else {
     std::string data = encode_command(cmd);
-    st.requests_.emplace(request, pending_request{promise, std::move(cmd)});
+    int64_t now_ns = st.options_.env ? st.options_.env->monotonic_ns() : 0;
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), now_ns});
     started = st.replica_->propose(request, std::move(data));
+    if (started.ok()) ++st.counters_.proposals;
   }
   if (!started.ok()) answer(self, request, error_reply(started));
   // Every request already in the mailbox is ahead of the flush, so they
@@ -284,7 +311,7 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
       [=](shard_info_atom) {
         auto& st = self->state;
         const raft::raft& core = st.replica_->core();
-        shard_info info;
+        shard_info info = st.counters_;
         info.shard_id = st.options_.shard_id;
         info.applied_index = st.machine_->applied_index();
         info.durable_index = core.commit_index();

@@ -105,6 +105,10 @@ struct shard_info {
   std::string role;            // Raft role of this replica: follower, candidate, leader...
   uint64_t term = 0;
   uint64_t leader = 0;         // node id of the group's leader, 0 when unknown
+  uint64_t proposals = 0;      // commands proposed by this replica (accepted by its core)
+  uint64_t leader_changes = 0; // times this replica saw the group's leader change
+  uint64_t commit_latency_ns_total = 0;  // proposals answered: propose -> applied, summed
+  uint64_t committed_proposals = 0;      // proposals answered by an apply
 };
 
 using shard_actor =
