@@ -195,6 +195,12 @@ void replica::drive() {
       if (persist.sync) {
         persist.token = ++token_;
         effects_.push_back(std::move(persist));
+        // The committed entries were made durable by earlier readies (the
+        // core delivers only up to its stable index), so they are applied
+        // and reads served while this ready's writes sync: a reply waits for
+        // one fsync, not two. Not with a leader's snapshot, which must be
+        // durable before it replaces the application.
+        if (!rd.snap) deliver(rd);
         in_flight_ = std::move(rd);
         return;
       }
@@ -225,21 +231,29 @@ void replica::finish(raft::ready& rd) {
     restore.snapshot = std::move(rd.snap);
     effects_.push_back(std::move(restore));
   }
+  deliver(rd);
+  // 6.
+  core_.advance();
+  retry_deferred_reads();
+  maybe_capture();
+}
+
+// Steps 4 (committed entries) and 5 of a ready; empties what it handled.
+void replica::deliver(raft::ready& rd) {
   apply_committed(rd);
+  rd.committed.clear();
   // 5. Reads whose index is applied; reads the leader lost.
   for (const raft::read_state& rs : rd.read_states) {
     auto it = reads_.find(rs.request_id);
     if (it != reads_.end()) it->second.index = rs.index;
   }
+  rd.read_states.clear();
   for (uint64_t request : rd.dropped_reads) {
     if (reads_.erase(request) == 0) continue;
     push_fail(request, refuse(status{error_code::not_leader, "leadership lost"}));
   }
+  rd.dropped_reads.clear();
   serve_reads();
-  // 6.
-  core_.advance();
-  retry_deferred_reads();
-  maybe_capture();
 }
 
 void replica::apply_committed(raft::ready& rd) {

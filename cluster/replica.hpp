@@ -21,6 +21,11 @@
 //     capture  : capture the application's state at applied index `index`
 //                and call compact(index, data) (log compaction)
 //
+// One liberty with the contract's order, taken here and nowhere else: the
+// committed entries of a ready that must sync are applied (and its reads
+// served) while its writes sync, since the core only delivers entries made
+// durable by earlier readies; a leader's snapshot still waits for its sync.
+//
 // The driver decides everything the contract leaves to a shell: which
 // messages may leave before the persist (raft's `messages`) and which only
 // after it; that the next ready is formed only after the previous one is
@@ -144,6 +149,7 @@ class replica {
  private:
   void drive();
   void finish(raft::ready& rd);
+  void deliver(raft::ready& rd);
   void apply_committed(raft::ready& rd);
   void serve_reads();
   void maybe_capture();

@@ -226,7 +226,9 @@ struct read_state {
 //      snapshot responses: they promise what step 2 made durable).
 //   4. If `snapshot_from_leader`, restore the application from `snap`.
 //      Then apply `committed` in order; every committed entry is already
-//      durable locally (it was persisted by an earlier ready).
+//      durable locally (it was persisted by an earlier ready), so a ready
+//      without `snap` may have its `committed` applied and its read_states
+//      served (step 5) while step 2 is still syncing.
 //   5. Serve `read_states` once the applied index reaches each index; fail
 //      the requests in `dropped_reads` (the leader lost its term).
 //   6. Call raft::advance(). Only then does the leader count its own log as
