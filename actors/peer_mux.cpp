@@ -128,9 +128,11 @@ void serve_forward(mux_pointer self, const peer_message& in) {
                 apply_atom::value, shard_request{std::move(cmd.value())})
       .then([self, in](const shard_reply& r) { reply_forward(self, in, r.result); },
             [self, in](caf::error& err) {
+              // The shard may have proposed it before it stopped answering.
               reply_forward(self, in,
-                            error_reply({error_code::unavailable,
-                                         "shard unreachable: " + self->system().render(err)}));
+                            error_reply({error_code::timeout,
+                                         "outcome unknown: the shard did not answer: " +
+                                             self->system().render(err)}));
             });
 }
 
@@ -146,9 +148,9 @@ void complete_forward(mux_pointer self, const peer_message& in) {
   } else if (auto r = decode_reply(in.payload); r.ok()) {
     out.result = std::move(r.value());
   } else {
-    out.result = error_reply({error_code::unavailable, "undecodable reply from node " +
-                                                           std::to_string(in.from) + ": " +
-                                                           r.error().message()});
+    out.result = error_reply({error_code::timeout, "outcome unknown: undecodable reply from node " +
+                                                       std::to_string(in.from) + ": " +
+                                                       r.error().message()});
   }
   it->second.deliver(std::move(out));
   st.pending_.erase(it);
@@ -187,6 +189,9 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
         }
         uint64_t correlation = ++st.next_correlation_;
         st.pending_.emplace(correlation, promise);
+        // A forward written to a link that then dies gets no reply: expire it.
+        self->delayed_send(self, std::chrono::milliseconds{peer_mux_forward_timeout_ms},
+                           mux_expire_atom::value, correlation);
         peer_message out;
         out.to = f.node;
         out.kind = payload_kind::forward_request;
@@ -197,6 +202,14 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
         return promise;
       },
       [=](mux_flush_atom) { flush(self); },
+      [=](mux_expire_atom, uint64_t correlation) {
+        auto it = self->state.pending_.find(correlation);
+        if (it == self->state.pending_.end()) return;
+        it->second.deliver(shard_reply{error_reply(
+            {error_code::timeout, "outcome unknown: no reply from the leader's node within " +
+                                      std::to_string(peer_mux_forward_timeout_ms) + " ms"})});
+        self->state.pending_.erase(it);
+      },
       [=](mux_tick_atom) {
         for (auto& shard : self->state.shards_)
           if (shard) self->send(shard, raft_tick_atom::value);

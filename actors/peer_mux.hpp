@@ -46,13 +46,15 @@ inline constexpr size_t peer_mux_forwards_max = 1 << 16;
 // Raft bytes per envelope: a flush splits larger buffers (the frame limit is
 // frame_bytes_max; entries are bounded by the core's append_bytes_max).
 inline constexpr size_t peer_mux_batch_bytes_max = 4 << 20;
-// How long the receiving node waits for its local shard on a forward.
+// How long the receiving node waits for its local shard on a forward, and
+// the sending mux for the reply (then: timeout, outcome unknown).
 inline constexpr uint32_t peer_mux_forward_timeout_ms = 60'000;
 
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using mux_flush_atom = caf::atom_constant<caf::atom("mux_flush")>;
 using mux_tick_atom = caf::atom_constant<caf::atom("mux_tick")>;
 using mux_attach_atom = caf::atom_constant<caf::atom("mux_attch")>;
+using mux_expire_atom = caf::atom_constant<caf::atom("mux_expir")>;
 
 // A command for shard `shard`, to run at node `node` (its leader, as far as
 // the router knows).
@@ -73,6 +75,7 @@ using peer_mux_actor = caf::typed_actor<
     caf::reacts_to<peer_deliver_atom, peer_message>,                      // from the transport
     caf::replies_to<forward_atom, forwarded_command>::with<shard_reply>,  // from the router
     caf::reacts_to<mux_flush_atom>, caf::reacts_to<mux_tick_atom>,         // to itself
+    caf::reacts_to<mux_expire_atom, uint64_t>,                             // to itself
     caf::reacts_to<mux_attach_atom, peer_mux_attachment>>;                // from the node
 
 struct peer_mux_options {

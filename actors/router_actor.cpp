@@ -129,7 +129,9 @@ void finish(router_pointer self, client_promise& promise, client_response respon
 status shard_failure(router_pointer self, const caf::error& err, uint32_t timeout_ms) {
   if (err == caf::sec::request_timeout)
     return {error_code::timeout, "request timed out after " + std::to_string(timeout_ms) + " ms"};
-  return {error_code::unavailable, "shard unreachable: " + self->system().render(err)};
+  // The shard may have received it before it went away: outcome unknown.
+  return {error_code::timeout,
+          "outcome unknown: shard unreachable: " + self->system().render(err)};
 }
 
 // Asks every shard and calls done(results) once all answered, or done with
@@ -181,8 +183,11 @@ void remember_leader(router_pointer self, uint32_t shard, raft::node_id asked,
   auto& leaders = self->state.leaders_;
   if (leaders.size() <= shard) leaders.resize(self->state.options_.shards.size(), 0);
   raft::node_id me = self->state.options_.node;
-  if (r.never_sent) leaders[shard] = 0;
-  else if (r.result.st.code() == error_code::not_leader) leaders[shard] = r.leader == me ? 0 : r.leader;
+  auto code = r.result.st.code();
+  if (r.never_sent || code == error_code::unavailable || code == error_code::overloaded ||
+      code == error_code::timeout || code == error_code::io_error)
+    leaders[shard] = 0;  // ask this node's replica next time: it knows the leader
+  else if (code == error_code::not_leader) leaders[shard] = r.leader == me ? 0 : r.leader;
   else leaders[shard] = asked == me ? 0 : asked;
 }
 
@@ -206,10 +211,11 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
                                         " before the deadline"};
     return done(std::move(late), false);
   }
+  bool clustered = static_cast<bool>(st.options_.mux);
   auto on_reply = [=](shard_reply& r) mutable {
     remember_leader(self, shard, target, r);
     bool redirect = (r.result.st.code() == error_code::not_leader || r.never_sent) &&
-                    st.options_.mux && attempt < router_redirects_max;
+                    clustered && attempt < router_redirects_max;
     if (!redirect) return done(std::move(r.result), true);
     auto& self_state = self->state;
     bool remote = r.leader != 0 && r.leader != self_state.options_.node && target != r.leader;
@@ -223,6 +229,7 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
     });
   };
   auto on_error = [=](caf::error& err) mutable {
+    if (shard < self->state.leaders_.size()) self->state.leaders_[shard] = 0;
     reply failed;
     failed.st = shard_failure(self, err, timeout_ms);
     done(std::move(failed), false);

@@ -3,6 +3,7 @@
 // Actor safety: state is touched only by the shard actor.
 #include "actors/shard.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
@@ -71,10 +72,14 @@ void answer(shard_pointer self, uint64_t request, reply result) {
 }
 
 // The replica cannot go on: answer everything waiting, refuse what comes.
+// What was waiting may already be in the log of other replicas (a leader
+// sends appends before its own fsync), so it is answered with the failure's
+// code (io_error, corruption, internal: outcome unknown), never with
+// unavailable, which promises "never applied".
 void fail_shard(shard_pointer self, const status& why) {
   auto& st = self->state;
   if (!st.failure_) st.failure_ = why;
-  st.replica_->fail_all(why);
+  st.replica_->fail_all(status{why.code(), "outcome unknown: " + why.message()});
 }
 
 void carry_out(shard_pointer self);
@@ -95,8 +100,9 @@ void ask_durable(shard_pointer self, uint64_t token) {
             carry_out(self);
           },
           [=](caf::error& err) {
-            fail_shard(self, {error_code::unavailable,
-                              "log writer unreachable: " + self->system().render(err)});
+            fail_shard(self, {error_code::io_error, shard_name(self->state) +
+                                                        ": log writer unreachable: " +
+                                                        self->system().render(err)});
             carry_out(self);
           });
 }
@@ -119,7 +125,8 @@ void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
   // The leader's no-op of a new term and membership changes carry no command.
   if (e.kind != raft::entry_kind::normal || e.data.empty()) return;
   if (st.failure_) {
-    answer(self, request, error_reply(*st.failure_));
+    answer(self, request, error_reply({st.failure_->code(),
+                                       "outcome unknown: " + st.failure_->message()}));
     return;
   }
   auto it = request != 0 ? st.requests_.find(request) : st.requests_.end();
@@ -341,7 +348,27 @@ status_or<raft::durable_state> initial_state(const shard_options& options,
   if (persistent) {
     auto loaded = store.load();
     if (!loaded.ok()) return loaded.error();
-    if (!is_blank(loaded.value())) return std::move(loaded.value());
+    if (!is_blank(loaded.value())) {
+      // A data directory of another topology (a single node's, started as a
+      // cluster member, or the reverse) would make a second group with its
+      // own leader: refuse it. (Membership changes through the log: later.)
+      std::vector<raft::node_id> expected =
+          alone(options) ? std::vector<raft::node_id>{options.node_id} : options.voters;
+      std::sort(expected.begin(), expected.end());
+      const auto& held = loaded->snap.meta.conf.voters;
+      if (held != expected) {
+        auto list = [](const std::vector<raft::node_id>& ids) {
+          std::string out;
+          for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+          return "{" + out + "}";
+        };
+        return status{error_code::invalid_argument,
+                      "the data directory holds a Raft group with voters " + list(held) +
+                          " but the configuration makes it " + list(expected) +
+                          " (a single node's data cannot join a cluster, nor the reverse)"};
+      }
+      return std::move(loaded.value());
+    }
   }
   raft::durable_state state =
       raft::bootstrap_state(alone(options) ? std::vector<raft::node_id>{options.node_id}

@@ -185,11 +185,33 @@ CAF_TEST(a failed fsync fails the waiting writes and the shard) {
   CAF_REQUIRE(spawned.ok());
   auto shard = spawned.value();
   auto created = ask(shard, cmd::create_schema{test::jobs_schema(), 1});
+  // Written to the log but not durable: its outcome is unknown (a restart
+  // may find the write and apply it), so never unavailable.
   CAF_CHECK(created.st.code() == error_code::io_error);
   auto message = created.st.message();
   CAF_CHECK(message.find("disk on fire") != std::string::npos);
+  CAF_CHECK(message.find("outcome unknown") != std::string::npos);
   auto after = ask(shard, test::get_job("a"));
   CAF_CHECK(after.st.code() == error_code::unavailable);
+}
+
+CAF_TEST(a data directory of a single node is refused as a cluster member) {
+  auto shard = make_shard(true);
+  create_jobs(shard);
+  caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  sched.run();
+  shard_options member{0, counted, spawn_log_writer(sys, counted, make_real_environment(1), false)};
+  member.node_id = 1;
+  member.voters = {1, 2, 3};
+  member.outbox = sys.spawn([](raft_outbox_actor::pointer) -> raft_outbox_actor::behavior_type {
+    return {[](raft_out_atom, const raft_messages&) {}};
+  });
+  member.env = make_real_environment(1);
+  auto refused = spawn_shard(sys, member);
+  CAF_REQUIRE(!refused.ok());
+  CAF_CHECK(refused.error().code() == error_code::invalid_argument);
+  auto message = refused.error().message();
+  CAF_CHECK(message.find("voters {1} but the configuration makes it {1,2,3}") != std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
