@@ -1,0 +1,88 @@
+// A velocityd cluster for process tests: three (or more) persistent nodes on
+// loopback, each with its own client, ops HTTP and peer port and its own data
+// directory under one temp_dir, all sharing a cluster id. A node can be killed
+// (SIGKILL), paused (SIGSTOP), resumed and restarted on the same ports and data
+// directory, as an operator would after a crash.
+//
+// Node ports are chosen once (free a moment ago) because every node's members
+// list names its peers' ports; velocityd then binds them with SO_REUSEADDR, so
+// a restart right after a kill finds them free again.
+//
+// Thread safety: a test_cluster is used from the test thread only.
+// group_statuses() opens its own short-lived socket, so it may run while client
+// threads use the nodes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process_support.hpp"
+
+namespace velocity::process_test {
+
+struct cluster_options {
+  std::string name = "cluster";  // temp directory stem
+  size_t node_count = 3;
+  uint32_t shards = 2;
+  uint32_t raft_tick_ms = 100;
+  uint32_t election_ticks = 10;
+};
+
+// One Raft group as a node reports it in its status ("groups").
+struct group_status {
+  uint32_t shard = 0;
+  std::string role;
+  uint64_t term = 0;
+  uint64_t leader = 0;  // node id, 0 = unknown
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+};
+
+// The "groups" of a status JSON text, or malformed.
+status_or<std::vector<group_status>> parse_groups(std::string_view status_json);
+
+class test_cluster {
+ public:
+  explicit test_cluster(cluster_options options);
+  test_cluster(const test_cluster&) = delete;
+  test_cluster& operator=(const test_cluster&) = delete;
+
+  // Starts every node; then waits until each knows a leader for every shard.
+  status start(uint32_t ready_wait_ms);
+  // Node i (0-based; its Raft node id is i + 1) on its ports and data dir.
+  status start_node(size_t i);
+  void kill_node(size_t i) { nodes_.at(i)->kill_hard(); }
+  server_process& node(size_t i) { return *nodes_.at(i); }
+  size_t size() const { return nodes_.size(); }
+  std::string endpoint(size_t i) const;
+  uint64_t node_id(size_t i) const { return i + 1; }
+
+  // The groups node i reports, asked with the client protocol's status request.
+  status_or<std::vector<group_status>> group_statuses(size_t i, uint32_t timeout_ms) const;
+  // Until every running node reports a leader for every shard (and, for the
+  // same shard and term, the same one), or timeout.
+  status wait_ready(uint32_t timeout_ms) const;
+  // Until node i's applied index of every shard is at least every other
+  // running node's, or timeout. Call once writes have stopped.
+  status wait_caught_up(size_t i, uint32_t timeout_ms) const;
+
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  struct ports {
+    uint16_t client = 0;
+    uint16_t http = 0;
+    uint16_t peer = 0;
+  };
+  server_settings settings(size_t i) const;
+
+  cluster_options options_;
+  temp_dir dir_;
+  std::vector<ports> ports_;
+  std::string members_;
+  std::vector<std::unique_ptr<server_process>> nodes_;
+};
+
+}  // namespace velocity::process_test
