@@ -84,11 +84,34 @@ status_or<std::vector<group_status>> parse_groups(std::string_view json) {
 
 test_cluster::test_cluster(cluster_options options)
     : options_(std::move(options)), dir_(options_.name) {
-  for (size_t i = 0; i < options_.node_count; ++i) {
+  auto n = options_.node_count;
+  for (size_t i = 0; i < n; ++i) {
     ports_.push_back(ports{free_port(), free_port(), free_port()});
-    members_ += (i == 0 ? "" : ",") + std::to_string(node_id(i)) + "@127.0.0.1:" +
-                std::to_string(ports_.back().peer);
     nodes_.push_back(std::make_unique<server_process>());
+  }
+  for (size_t from = 0; from < n; ++from)
+    for (size_t to = 0; to < n; ++to)
+      proxies_.push_back(options_.proxied && from != to
+                             ? std::make_unique<tcp_proxy>(ports_[to].peer)
+                             : nullptr);
+  for (size_t from = 0; from < n; ++from) {
+    std::string members;
+    for (size_t to = 0; to < n; ++to) {
+      auto& proxy = proxies_[from * n + to];
+      members += (to == 0 ? "" : ",") + std::to_string(node_id(to)) + "@127.0.0.1:" +
+                 std::to_string(proxy ? proxy->port() : ports_[to].peer);
+    }
+    members_.push_back(std::move(members));
+  }
+}
+
+void test_cluster::isolate(size_t i, bool isolated) {
+  auto n = nodes_.size();
+  for (size_t other = 0; other < n; ++other) {
+    if (other == i) continue;
+    VELOCITY_CHECK(proxies_[i * n + other] != nullptr);
+    proxies_[i * n + other]->set_clogged(isolated);
+    proxies_[other * n + i]->set_clogged(isolated);
   }
 }
 
@@ -105,7 +128,7 @@ server_settings test_cluster::settings(size_t i) const {
   s.port = ports_.at(i).client;
   s.http_port = ports_.at(i).http;
   s.extra_args = {"--velocity.node-id=" + std::to_string(node_id(i)),
-                  "--velocity.members=" + members_,
+                  "--velocity.members=" + members_.at(i),
                   "--velocity.cluster-id=process-test-" + std::to_string(::getpid()),
                   "--velocity.replication-factor=" + std::to_string(options_.node_count),
                   "--velocity.shards=" + std::to_string(options_.shards),

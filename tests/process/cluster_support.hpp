@@ -6,7 +6,9 @@
 //
 // Node ports are chosen once (free a moment ago) because every node's members
 // list names its peers' ports; velocityd then binds them with SO_REUSEADDR, so
-// a restart right after a kill finds them free again.
+// a restart right after a kill finds them free again. A proxied cluster gives
+// each node a members list of its own: its own peer port, and for every other
+// node the port of the proxy in front of it.
 //
 // Thread safety: a test_cluster is used from the test thread only.
 // group_statuses() opens its own short-lived socket, so it may run while client
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "process_support.hpp"
+#include "tcp_proxy.hpp"
 
 namespace velocity::process_test {
 
@@ -28,6 +31,9 @@ struct cluster_options {
   uint32_t shards = 2;
   uint32_t raft_tick_ms = 100;
   uint32_t election_ticks = 10;
+  // Peers reach each other through a tcp_proxy per direction (node i dialing
+  // node j goes through its own proxy), so a test can partition a node.
+  bool proxied = false;
 };
 
 // One Raft group as a node reports it in its status ("groups").
@@ -68,6 +74,10 @@ class test_cluster {
   // running node's, or timeout. Call once writes have stopped.
   status wait_caught_up(size_t i, uint32_t timeout_ms) const;
 
+  // Proxied clusters only: clogs (or unclogs) every proxy between node i and
+  // the others, in both directions: a partition of {i} from the rest.
+  void isolate(size_t i, bool isolated);
+
   const std::string& dir() const { return dir_.path(); }
 
  private:
@@ -81,7 +91,8 @@ class test_cluster {
   cluster_options options_;
   temp_dir dir_;
   std::vector<ports> ports_;
-  std::string members_;
+  std::vector<std::string> members_;  // per node: its own peer port, its proxies' ports
+  std::vector<std::unique_ptr<tcp_proxy>> proxies_;  // [from * size + to], proxied only
   std::vector<std::unique_ptr<server_process>> nodes_;
 };
 
