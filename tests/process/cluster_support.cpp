@@ -230,4 +230,30 @@ status test_cluster::wait_caught_up(size_t i, uint32_t timeout_ms) const {
                                    std::to_string(timeout_ms) + " ms; last: " + last};
 }
 
+status test_cluster::wait_applied(size_t i, const std::map<uint32_t, uint64_t>& at_least,
+                                  uint32_t timeout_ms) const {
+  auto deadline = clock_type::now() + std::chrono::milliseconds{timeout_ms};
+  std::string last = "never asked";
+  while (!past(deadline)) {
+    auto groups = group_statuses(i, status_request_timeout_ms);
+    size_t reached = 0;
+    if (groups.ok()) {
+      for (const auto& g : groups.value()) {
+        auto wanted = at_least.find(g.shard);
+        if (wanted == at_least.end()) continue;
+        if (g.applied >= wanted->second) ++reached;
+        else last = "shard " + std::to_string(g.shard) + ": applied " + std::to_string(g.applied) +
+                    " < " + std::to_string(wanted->second);
+      }
+    } else {
+      last = groups.error().to_string();
+    }
+    if (reached == at_least.size()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds{status_poll_interval_ms});
+  }
+  return {error_code::timeout, "node " + std::to_string(node_id(i)) + " did not apply up to " +
+                                   "the wanted indexes within " + std::to_string(timeout_ms) +
+                                   " ms; last: " + last};
+}
+
 }  // namespace velocity::process_test

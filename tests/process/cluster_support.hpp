@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,10 @@ class test_cluster {
   // Until node i's applied index of every shard is at least every other
   // running node's, or timeout. Call once writes have stopped.
   status wait_caught_up(size_t i, uint32_t timeout_ms) const;
+  // Until node i's applied index of each shard in at_least reaches the value
+  // there (shard -> index), or timeout.
+  status wait_applied(size_t i, const std::map<uint32_t, uint64_t>& at_least,
+                      uint32_t timeout_ms) const;
 
   // Proxied clusters only: clogs (or unclogs) every proxy between node i and
   // the others, in both directions: a partition of {i} from the rest.

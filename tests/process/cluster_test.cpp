@@ -344,9 +344,20 @@ CAF_TEST(kill -9 of the node leading the most shards loses no acknowledged write
             << " ms after the kill" << std::endl;
   if (ms_since(killed_at) < fault_ms)
     std::this_thread::sleep_for(std::chrono::milliseconds{fault_ms - ms_since(killed_at)});
+  // What the survivors had applied when the victim comes back: the log it
+  // missed, which it must fetch and apply.
+  auto survivor_groups = cluster.group_statuses((victim + 1) % cluster.size(), cluster_wait_ms);
+  CAF_REQUIRE(survivor_groups.ok());
+  std::map<uint32_t, uint64_t> missed;
+  for (const auto& g : survivor_groups.value()) missed[g.shard] = g.applied;
+  std::cout << "survivors at the restart:" << describe(survivor_groups.value()) << std::endl;
   auto restarted_at = clock_type::now();
   auto restarted = cluster.start_node(victim);
   CAF_REQUIRE_EQUAL(restarted.to_string(), "ok");
+  auto applied = cluster.wait_applied(victim, missed, cluster_wait_ms);
+  CAF_CHECK_EQUAL(applied.to_string(), "ok");
+  std::cout << "restarted node applied what it missed " << ms_since(restarted_at)
+            << " ms after its restart began" << std::endl;
   auto ready = cluster.wait_ready(cluster_wait_ms);
   CAF_REQUIRE_EQUAL(ready.to_string(), "ok");
   std::cout << "restarted node " << cluster.node_id(victim) << " ready after "
