@@ -369,6 +369,39 @@ CAF_TEST(kill -9 of the node leading the most shards loses no acknowledged write
   stop_all(cluster);
 }
 
+CAF_TEST(kill -9 of every node at once loses no acknowledged write) {
+  auto seed = test_seed("cluster power loss");
+  std::mt19937_64 random{seed};
+  test_cluster cluster{cluster_options{"cluster-power-loss"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  cluster_workload w;
+  w.setup(system, cluster);
+  w.start(system, cluster, {0, 1, 2}, random);
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_before_fault_ms});
+  for (size_t i = 0; i < cluster.size(); ++i) w.run.node_down[i] = true;
+  auto killed_ns = since_origin_ns(w.run);
+  for (size_t i = 0; i < cluster.size(); ++i) cluster.kill_node(i);
+  auto restarted_at = clock_type::now();
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    auto restarted = cluster.start_node(i);
+    CAF_REQUIRE_EQUAL(restarted.to_string(), "ok");
+  }
+  auto ready = cluster.wait_ready(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(ready.to_string(), "ok");
+  std::cout << "every node restarted and every shard led " << ms_since(restarted_at)
+            << " ms after the kill" << std::endl;
+  for (size_t i = 0; i < cluster.size(); ++i) w.run.node_down[i] = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_after_heal_ms});
+  w.stop();
+  for (size_t i = 1; i < cluster.size(); ++i) {
+    auto caught_up = cluster.wait_caught_up(i, cluster_wait_ms);
+    CAF_CHECK_EQUAL(caught_up.to_string(), "ok");
+  }
+  check_healed(system, cluster, 0, w, killed_ns);
+  stop_all(cluster);
+}
+
 CAF_TEST(a node cut off by a partition cannot commit and catches up after healing) {
   auto seed = test_seed("cluster partition");
   std::mt19937_64 random{seed};
