@@ -137,6 +137,17 @@ server_settings test_cluster::settings(size_t i) const {
   return s;
 }
 
+void test_cluster::deafen(size_t i, bool deaf) {
+  auto n = nodes_.size();
+  for (size_t other = 0; other < n; ++other) {
+    if (other == i) continue;
+    VELOCITY_CHECK(proxies_[i * n + other] != nullptr);
+    // Node i dialed `other`: the target's bytes flow backward; and the reverse.
+    proxies_[i * n + other]->set_clogged(false, deaf);
+    proxies_[other * n + i]->set_clogged(deaf, false);
+  }
+}
+
 status test_cluster::start(uint32_t ready_wait_ms) {
   for (size_t i = 0; i < nodes_.size(); ++i)
     if (auto st = start_node(i); !st.ok()) return st;

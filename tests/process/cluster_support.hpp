@@ -82,6 +82,9 @@ class test_cluster {
   // Proxied clusters only: clogs (or unclogs) every proxy between node i and
   // the others, in both directions: a partition of {i} from the rest.
   void isolate(size_t i, bool isolated);
+  // Proxied clusters only: clogs (or unclogs) only what the others send to
+  // node i; what node i sends still arrives. A one-way partition.
+  void deafen(size_t i, bool deaf);
 
   const std::string& dir() const { return dir_.path(); }
 

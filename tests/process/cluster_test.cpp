@@ -402,8 +402,10 @@ CAF_TEST(kill -9 of every node at once loses no acknowledged write) {
   stop_all(cluster);
 }
 
-CAF_TEST(a node cut off by a partition cannot commit and catches up after healing) {
-  auto seed = test_seed("cluster partition");
+// The node leading the most shards is cut off (both ways) or made deaf (it
+// still sends, hears nothing) while the workload runs through the others.
+void run_partition(caf::actor_system& system, bool deaf_only) {
+  auto seed = test_seed(deaf_only ? "cluster deaf leader" : "cluster partition");
   std::mt19937_64 random{seed};
   cluster_options options{"cluster-partition"};
   options.proxied = true;
@@ -428,7 +430,8 @@ CAF_TEST(a node cut off by a partition cannot commit and catches up after healin
   w.run.node_down[cut] = true;
   auto cut_ns = since_origin_ns(w.run);
   auto cut_at = clock_type::now();
-  cluster.isolate(cut, true);
+  if (deaf_only) cluster.deafen(cut, true);
+  else cluster.isolate(cut, true);
   minority_probe probe;
   std::thread probe_thread{
       [&, endpoint = cluster.endpoint(cut)] { probe_minority(system, endpoint, w, probe); }};
@@ -442,7 +445,8 @@ CAF_TEST(a node cut off by a partition cannot commit and catches up after healin
   w.history.insert(w.history.end(), probe.history.begin(), probe.history.end());
   if (ms_since(cut_at) < fault_ms)
     std::this_thread::sleep_for(std::chrono::milliseconds{fault_ms - ms_since(cut_at)});
-  cluster.isolate(cut, false);
+  if (deaf_only) cluster.deafen(cut, false);
+  else cluster.isolate(cut, false);
   auto healed_at = clock_type::now();
   auto ready = cluster.wait_ready(cluster_wait_ms);
   CAF_CHECK_EQUAL(ready.to_string(), "ok");
@@ -453,6 +457,14 @@ CAF_TEST(a node cut off by a partition cannot commit and catches up after healin
   w.stop();
   check_healed(system, cluster, cut, w, cut_ns);
   stop_all(cluster);
+}
+
+CAF_TEST(a node cut off by a partition cannot commit and catches up after healing) {
+  run_partition(system, false);
+}
+
+CAF_TEST(a leader that hears nothing steps down and the others elect one and serve) {
+  run_partition(system, true);
 }
 
 CAF_TEST(SIGSTOP of the node leading the most shards under load keeps the history linearizable) {

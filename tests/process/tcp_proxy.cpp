@@ -69,8 +69,9 @@ tcp_proxy::~tcp_proxy() {
   ::close(wake_fd_);
 }
 
-void tcp_proxy::set_clogged(bool clogged) {
-  clogged_ = clogged;
+void tcp_proxy::set_clogged(bool forward, bool backward) {
+  forward_clogged_ = forward;
+  backward_clogged_ = backward;
   uint64_t one = 1;
   [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof(one));
 }
@@ -98,15 +99,24 @@ bool tcp_proxy::relay(int from, int to) {
 }
 
 void tcp_proxy::run() {
+  struct watched {
+    size_t link = 0;
+    bool forward = true;  // accepted -> target
+  };
   std::vector<pollfd> fds;
+  std::vector<watched> what;  // for fds[2...]
   while (!stop_.load()) {
-    bool clogged = clogged_.load();
+    bool forward = !forward_clogged_.load();
+    bool backward = !backward_clogged_.load();
     fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
-    if (!clogged) {
+    what.clear();
+    if (forward || backward) {
       fds.push_back(pollfd{listen_fd_, POLLIN, 0});
-      for (const auto& l : links_) {
-        fds.push_back(pollfd{l.accepted_fd, POLLIN, 0});
-        fds.push_back(pollfd{l.target_fd, POLLIN, 0});
+      for (size_t i = 0; i < links_.size(); ++i) {
+        if (forward) fds.push_back(pollfd{links_[i].accepted_fd, POLLIN, 0});
+        if (forward) what.push_back(watched{i, true});
+        if (backward) fds.push_back(pollfd{links_[i].target_fd, POLLIN, 0});
+        if (backward) what.push_back(watched{i, false});
       }
     }
     // No timeout: every change of state writes the eventfd.
@@ -119,15 +129,15 @@ void tcp_proxy::run() {
       [[maybe_unused]] auto got = ::read(wake_fd_, &count, sizeof(count));
       continue;  // look at the flags again before relaying anything
     }
-    if (clogged) continue;
-    auto relayed = links_.size();
-    std::vector<bool> open(relayed, true);
-    for (size_t i = 0; i < relayed; ++i) {
-      auto ready = [&](size_t at) { return (fds[at].revents & (POLLIN | POLLHUP | POLLERR)) != 0; };
-      if (ready(2 + 2 * i)) open[i] = relay(links_[i].accepted_fd, links_[i].target_fd);
-      if (open[i] && ready(3 + 2 * i)) open[i] = relay(links_[i].target_fd, links_[i].accepted_fd);
+    if (fds.size() == 1) continue;
+    std::vector<bool> open(links_.size(), true);
+    for (size_t k = 0; k < what.size(); ++k) {
+      const auto& l = links_[what[k].link];
+      if (!open[what[k].link] || (fds[2 + k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      open[what[k].link] = what[k].forward ? relay(l.accepted_fd, l.target_fd)
+                                           : relay(l.target_fd, l.accepted_fd);
     }
-    for (size_t i = relayed; i-- > 0;) {
+    for (size_t i = links_.size(); i-- > 0;) {
       if (open[i]) continue;
       ::close(links_[i].accepted_fd);
       ::close(links_[i].target_fd);

@@ -2,7 +2,7 @@
 // them: it listens on a free port and relays every accepted connection to a
 // target port, byte for byte, until clogged.
 //
-// Clogged means what a network partition means to TCP: nothing is delivered
+// Clogged (both ways) means what a network partition means to TCP: nothing is delivered
 // in either direction, nothing is lost and no connection is closed by the
 // proxy. The proxy stops accepting and stops reading, so bytes wait in the
 // kernel's buffers (and the senders' queues) and a new dial completes its
@@ -31,7 +31,12 @@ class tcp_proxy {
   tcp_proxy& operator=(const tcp_proxy&) = delete;
 
   uint16_t port() const { return port_; }
-  void set_clogged(bool clogged);
+  // Both directions.
+  void set_clogged(bool clogged) { set_clogged(clogged, clogged); }
+  // Per direction: `forward` carries the dialer's bytes to the target,
+  // `backward` the target's bytes to the dialer. A connection clogged one way
+  // still relays the other way (and is still accepted and dialed).
+  void set_clogged(bool forward, bool backward);
   // Connections relayed since the start (for the test log).
   uint64_t connections() const { return connections_.load(); }
 
@@ -49,7 +54,8 @@ class tcp_proxy {
   uint16_t port_ = 0;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: set_clogged and the destructor wake the thread
-  std::atomic<bool> clogged_{false};
+  std::atomic<bool> forward_clogged_{false};
+  std::atomic<bool> backward_clogged_{false};
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> connections_{0};
   std::vector<link> links_;  // the proxy thread's only
