@@ -107,6 +107,10 @@ temp_dir::temp_dir(std::string_view stem) {
 }
 
 temp_dir::~temp_dir() {
+  if (std::getenv("VELOCITY_PROCESS_KEEP_DIRS") != nullptr) {
+    std::cout << "kept " << path_ << " (VELOCITY_PROCESS_KEEP_DIRS)" << std::endl;
+    return;
+  }
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
 }

@@ -24,7 +24,8 @@
 namespace velocity::process_test {
 
 // A fresh directory under /tmp named after the test and the pid, removed
-// (recursively) on destruction.
+// (recursively) on destruction unless $VELOCITY_PROCESS_KEEP_DIRS is set (to
+// read the servers' logs after a failure).
 class temp_dir {
  public:
   explicit temp_dir(std::string_view stem);
