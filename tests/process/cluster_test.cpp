@@ -126,6 +126,17 @@ read_outcome read_paused(client& c) {
   return read_outcome::stale;
 }
 
+// Writes "during" to the paused-test register through c until acknowledged
+// (every attempt sets the same value, so a timed-out one that applies later
+// changes nothing); the attempts it took, 0 if none succeeded in time.
+size_t write_during_pause(client& c, clock_type::time_point paused_at) {
+  for (size_t attempt = 1; ms_since(paused_at) < cluster_wait_ms; ++attempt) {
+    if (c.update(register_collection, "paused", value_map{{"v", "during"}}).ok()) return attempt;
+    std::this_thread::sleep_for(std::chrono::milliseconds{retry_pause_ms});
+  }
+  return 0;
+}
+
 void stop_all(test_cluster& cluster) {
   for (size_t i = 0; i < cluster.size(); ++i)
     if (cluster.node(i).running())
@@ -538,16 +549,8 @@ CAF_TEST(a leader resumed from SIGSTOP serves no stale strong read) {
   auto paused_at = clock_type::now();
   cluster.node(old_leader).pause();
   // The others elect a leader and acknowledge a write while it is stopped.
-  size_t attempts = 0;
-  bool written = false;
-  while (!written && ms_since(paused_at) < cluster_wait_ms) {
-    ++attempts;
-    auto stored = to_other.value()->update(register_collection, "paused",
-                                           value_map{{"v", "during"}});
-    written = stored.ok();
-    if (!written) std::this_thread::sleep_for(std::chrono::milliseconds{retry_pause_ms});
-  }
-  CAF_REQUIRE(written);
+  auto attempts = write_during_pause(*to_other.value(), paused_at);
+  CAF_REQUIRE(attempts > 0u);
   auto acked_ms = ms_since(paused_at);
   auto now_groups = cluster.group_statuses(other, cluster_wait_ms);
   CAF_REQUIRE(now_groups.ok() && now_groups->size() == 1u);
