@@ -107,6 +107,10 @@ temp_dir::temp_dir(std::string_view stem) {
 }
 
 temp_dir::~temp_dir() {
+  if (std::getenv("VELOCITY_PROCESS_KEEP_DIRS") != nullptr) {
+    std::cout << "kept " << path_ << " (VELOCITY_PROCESS_KEEP_DIRS)" << std::endl;
+    return;
+  }
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
 }
@@ -151,14 +155,15 @@ status server_process::start(const server_settings& settings) {
 }
 
 status server_process::start_once(const server_settings& settings) {
-  port_ = free_port();
-  uint16_t http_port = free_port();
+  port_ = settings.port != 0 ? settings.port : free_port();
+  uint16_t http_port = settings.http_port != 0 ? settings.http_port : free_port();
   std::vector<std::string> args{VELOCITYD_PATH,
                                 "--config-file=" VELOCITY_SOURCE_DIR "/configs/single.ini",
                                 "--velocity.port=" + std::to_string(port_),
                                 "--velocity.http-port=" + std::to_string(http_port),
                                 "--velocity.mode=" + settings.mode};
   if (!settings.data_dir.empty()) args.push_back("--velocity.data-dir=" + settings.data_dir);
+  args.insert(args.end(), settings.extra_args.begin(), settings.extra_args.end());
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -222,6 +227,16 @@ bool server_process::exited() {
     return true;
   }
   return false;
+}
+
+void server_process::pause() {
+  VELOCITY_CHECK(running());
+  ::kill(pid_, SIGSTOP);
+}
+
+void server_process::resume() {
+  VELOCITY_CHECK(running());
+  ::kill(pid_, SIGCONT);
 }
 
 std::optional<int> server_process::terminate(uint32_t wait_ms) {

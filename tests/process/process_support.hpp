@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "protocols/error.hpp"
@@ -23,7 +24,8 @@
 namespace velocity::process_test {
 
 // A fresh directory under /tmp named after the test and the pid, removed
-// (recursively) on destruction.
+// (recursively) on destruction unless $VELOCITY_PROCESS_KEEP_DIRS is set (to
+// read the servers' logs after a failure).
 class temp_dir {
  public:
   explicit temp_dir(std::string_view stem);
@@ -47,6 +49,12 @@ struct server_settings {
   // The soft RLIMIT_NOFILE velocityd starts with (0 = the test's own). A
   // typical login default is 1024, lower than what the test raises itself to.
   uint64_t open_files_soft = 0;
+  // Fixed ports (0 = pick free ones on each attempt). A cluster node keeps its
+  // ports across restarts, since its peers know it by its peer port.
+  uint16_t port = 0;
+  uint16_t http_port = 0;
+  // More --velocity.KEY=VALUE arguments, appended after the ones above.
+  std::vector<std::string> extra_args{};
 };
 
 // One velocityd child. start() picks free ports (bind to port 0, release,
@@ -73,6 +81,10 @@ class server_process {
   std::optional<int> terminate(uint32_t wait_ms);
   // Whether the child has exited on its own (reaps it if so).
   bool exited();
+  // SIGSTOP / SIGCONT: the process stays alive but runs no instruction, like
+  // a long GC pause or a VM stall.
+  void pause();
+  void resume();
 
  private:
   status start_once(const server_settings& settings);

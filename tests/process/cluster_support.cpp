@@ -1,0 +1,270 @@
+// Implementation of cluster_support.hpp: per-node settings, the status request
+// over a raw socket, and bounded waits on what the nodes report.
+//
+// Thread safety: see the header.
+#include "cluster_support.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "actors/transport.hpp"
+
+namespace velocity::process_test {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Between two looks at the nodes' status: a Raft tick or so, not a spin.
+constexpr uint32_t status_poll_interval_ms = 100;
+constexpr uint32_t status_request_timeout_ms = 2000;
+constexpr size_t groups_max = 1024;
+
+bool past(clock_type::time_point deadline) { return clock_type::now() >= deadline; }
+
+// The text after "key": inside one JSON object (no nesting, as the status has).
+std::string_view field_text(std::string_view object, std::string_view key) {
+  auto needle = "\"" + std::string{key} + "\":";
+  auto at = object.find(needle);
+  if (at == std::string_view::npos) return {};
+  auto rest = object.substr(at + needle.size());
+  auto end = rest.find_first_of(",}");
+  return rest.substr(0, end);
+}
+
+bool parse_number(std::string_view text, uint64_t& out) {
+  if (text.empty()) return false;
+  out = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+status_or<group_status> parse_group(std::string_view object) {
+  group_status g;
+  uint64_t shard = 0;
+  auto role = field_text(object, "role");
+  bool ok = parse_number(field_text(object, "shard"), shard) &&
+            parse_number(field_text(object, "term"), g.term) &&
+            parse_number(field_text(object, "leader"), g.leader) &&
+            parse_number(field_text(object, "commit"), g.commit) &&
+            parse_number(field_text(object, "applied"), g.applied) && role.size() >= 2;
+  if (!ok) return status{error_code::malformed, "bad group: " + std::string{object}};
+  g.shard = static_cast<uint32_t>(shard);
+  g.role = std::string{role.substr(1, role.size() - 2)};
+  return g;
+}
+
+}  // namespace
+
+status_or<std::vector<group_status>> parse_groups(std::string_view json) {
+  auto at = json.find("\"groups\":[");
+  if (at == std::string_view::npos) return status{error_code::malformed, "no groups in status"};
+  auto rest = json.substr(at + 10);
+  std::vector<group_status> out;
+  while (out.size() < groups_max && !rest.empty() && rest.front() != ']') {
+    auto open = rest.find('{');
+    auto close = rest.find('}');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+      return status{error_code::malformed, "unterminated group in status"};
+    auto group = parse_group(rest.substr(open, close - open + 1));
+    if (!group.ok()) return group.error();
+    out.push_back(std::move(group.value()));
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest.front() == ',') rest.remove_prefix(1);
+  }
+  return out;
+}
+
+test_cluster::test_cluster(cluster_options options)
+    : options_(std::move(options)), dir_(options_.name) {
+  auto n = options_.node_count;
+  for (size_t i = 0; i < n; ++i) {
+    ports_.push_back(ports{free_port(), free_port(), free_port()});
+    nodes_.push_back(std::make_unique<server_process>());
+  }
+  for (size_t from = 0; from < n; ++from)
+    for (size_t to = 0; to < n; ++to)
+      proxies_.push_back(options_.proxied && from != to
+                             ? std::make_unique<tcp_proxy>(ports_[to].peer)
+                             : nullptr);
+  for (size_t from = 0; from < n; ++from) {
+    std::string members;
+    for (size_t to = 0; to < n; ++to) {
+      auto& proxy = proxies_[from * n + to];
+      members += (to == 0 ? "" : ",") + std::to_string(node_id(to)) + "@127.0.0.1:" +
+                 std::to_string(proxy ? proxy->port() : ports_[to].peer);
+    }
+    members_.push_back(std::move(members));
+  }
+}
+
+void test_cluster::isolate(size_t i, bool isolated) {
+  auto n = nodes_.size();
+  for (size_t other = 0; other < n; ++other) {
+    if (other == i) continue;
+    VELOCITY_CHECK(proxies_[i * n + other] != nullptr);
+    proxies_[i * n + other]->set_clogged(isolated);
+    proxies_[other * n + i]->set_clogged(isolated);
+  }
+}
+
+std::string test_cluster::endpoint(size_t i) const {
+  return "127.0.0.1:" + std::to_string(ports_.at(i).client);
+}
+
+server_settings test_cluster::settings(size_t i) const {
+  auto node_dir = dir_.path() + "/node" + std::to_string(node_id(i));
+  server_settings s;
+  s.mode = "persistent";
+  s.data_dir = node_dir + "/data";
+  s.log_path = dir_.path() + "/node" + std::to_string(node_id(i)) + ".log";
+  s.port = ports_.at(i).client;
+  s.http_port = ports_.at(i).http;
+  s.extra_args = {"--velocity.node-id=" + std::to_string(node_id(i)),
+                  "--velocity.members=" + members_.at(i),
+                  "--velocity.cluster-id=process-test-" + std::to_string(::getpid()),
+                  "--velocity.replication-factor=" + std::to_string(options_.node_count),
+                  "--velocity.shards=" + std::to_string(options_.shards),
+                  "--velocity.raft-tick-ms=" + std::to_string(options_.raft_tick_ms),
+                  "--velocity.election-ticks=" + std::to_string(options_.election_ticks)};
+  return s;
+}
+
+void test_cluster::deafen(size_t i, bool deaf) {
+  auto n = nodes_.size();
+  for (size_t other = 0; other < n; ++other) {
+    if (other == i) continue;
+    VELOCITY_CHECK(proxies_[i * n + other] != nullptr);
+    // Node i dialed `other`: the target's bytes flow backward; and the reverse.
+    proxies_[i * n + other]->set_clogged(false, deaf);
+    proxies_[other * n + i]->set_clogged(deaf, false);
+  }
+}
+
+status test_cluster::start(uint32_t ready_wait_ms) {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (auto st = start_node(i); !st.ok()) return st;
+  return wait_ready(ready_wait_ms);
+}
+
+status test_cluster::start_node(size_t i) {
+  auto s = settings(i);
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path{s.data_dir}.parent_path(), ignored);
+  return nodes_.at(i)->start(s);
+}
+
+status_or<std::vector<group_status>> test_cluster::group_statuses(size_t i,
+                                                                  uint32_t timeout_ms) const {
+  int fd = connect_loopback(ports_.at(i).client);
+  if (fd < 0) return status{error_code::unavailable, "cannot connect to " + endpoint(i)};
+  client_request request;
+  request.request_id = 1;
+  request.body = status_request{};
+  status_or<client_response> response = status{error_code::unavailable, "cannot send"};
+  if (send_all(fd, frame(encode_client_request(request)))) response = read_response(fd, timeout_ms);
+  ::close(fd);
+  if (!response.ok()) return response.error();
+  if (!response->result.ok()) return response->result.st;
+  return parse_groups(response->text);
+}
+
+status test_cluster::wait_ready(uint32_t timeout_ms) const {
+  auto deadline = clock_type::now() + std::chrono::milliseconds{timeout_ms};
+  std::string last = "no node asked";
+  while (!past(deadline)) {
+    bool ready = true;
+    std::map<std::pair<uint32_t, uint64_t>, uint64_t> leader_of;  // (shard, term) -> leader
+    for (size_t i = 0; i < nodes_.size() && ready; ++i) {
+      if (!nodes_[i]->running()) continue;
+      auto groups = group_statuses(i, status_request_timeout_ms);
+      if (!groups.ok() || groups->size() != options_.shards) {
+        last = "node " + std::to_string(node_id(i)) + ": " +
+               (groups.ok() ? "wrong group count" : groups.error().to_string());
+        ready = false;
+        break;
+      }
+      for (const auto& g : groups.value()) {
+        auto [it, fresh] = leader_of.emplace(std::pair{g.shard, g.term}, g.leader);
+        if (g.leader == 0 || (!fresh && it->second != g.leader)) {
+          last = "node " + std::to_string(node_id(i)) + ": shard " + std::to_string(g.shard) +
+                 " leader " + std::to_string(g.leader) + " term " + std::to_string(g.term);
+          ready = false;
+        }
+      }
+    }
+    if (ready) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds{status_poll_interval_ms});
+  }
+  return {error_code::timeout, "cluster not ready within " + std::to_string(timeout_ms) +
+                                   " ms; last: " + last};
+}
+
+status test_cluster::wait_caught_up(size_t i, uint32_t timeout_ms) const {
+  auto deadline = clock_type::now() + std::chrono::milliseconds{timeout_ms};
+  std::string last = "never asked";
+  while (!past(deadline)) {
+    std::map<uint32_t, uint64_t> others_max;  // shard -> highest applied elsewhere
+    std::map<uint32_t, uint64_t> mine;
+    bool complete = true;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (!nodes_[n]->running()) continue;
+      auto groups = group_statuses(n, status_request_timeout_ms);
+      if (!groups.ok()) {
+        complete = false;
+        last = "node " + std::to_string(node_id(n)) + ": " + groups.error().to_string();
+        break;
+      }
+      for (const auto& g : groups.value()) {
+        if (n == i) mine[g.shard] = g.applied;
+        else others_max[g.shard] = std::max(others_max[g.shard], g.applied);
+      }
+    }
+    bool behind = !complete || mine.size() != options_.shards;
+    for (const auto& [shard, applied] : others_max)
+      if (mine[shard] < applied) {
+        behind = true;
+        last = "shard " + std::to_string(shard) + ": applied " + std::to_string(mine[shard]) +
+               " < " + std::to_string(applied);
+      }
+    if (!behind) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds{status_poll_interval_ms});
+  }
+  return {error_code::timeout, "node " + std::to_string(node_id(i)) + " not caught up within " +
+                                   std::to_string(timeout_ms) + " ms; last: " + last};
+}
+
+status test_cluster::wait_applied(size_t i, const std::map<uint32_t, uint64_t>& at_least,
+                                  uint32_t timeout_ms) const {
+  auto deadline = clock_type::now() + std::chrono::milliseconds{timeout_ms};
+  std::string last = "never asked";
+  while (!past(deadline)) {
+    auto groups = group_statuses(i, status_request_timeout_ms);
+    size_t reached = 0;
+    if (groups.ok()) {
+      for (const auto& g : groups.value()) {
+        auto wanted = at_least.find(g.shard);
+        if (wanted == at_least.end()) continue;
+        if (g.applied >= wanted->second) ++reached;
+        else last = "shard " + std::to_string(g.shard) + ": applied " + std::to_string(g.applied) +
+                    " < " + std::to_string(wanted->second);
+      }
+    } else {
+      last = groups.error().to_string();
+    }
+    if (reached == at_least.size()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds{status_poll_interval_ms});
+  }
+  return {error_code::timeout, "node " + std::to_string(node_id(i)) + " did not apply up to " +
+                                   "the wanted indexes within " + std::to_string(timeout_ms) +
+                                   " ms; last: " + last};
+}
+
+}  // namespace velocity::process_test

@@ -1,0 +1,602 @@
+// A three-node velocityd cluster under real faults: kill -9 of the node that
+// leads the most shards while clients write and read through every node, and
+// SIGSTOP of a leader for longer than an election timeout.
+//
+// What is checked after kill -9 and restart: writes resume within a few
+// election timeouts (the longest gap per register key is printed and
+// bounded); no acknowledged write is lost, read through every node
+// (workload.hpp's model); the restarted node's applied indexes reach the
+// others'; and the history of reads, writes and CAS on a few registers is
+// linearizable (tests/sim/linearizability.hpp).
+// After SIGSTOP / SIGCONT: the others elected a new leader and acknowledged a
+// write meanwhile; a strong read through the resumed old leader returns that
+// write, never the older value (ReadIndex, not leases).
+//
+// Timing: raft-tick-ms=100, election-ticks=10, so an election timeout is
+// 1-2 s. Every wait is bounded (cluster_wait_ms).
+//
+// Thread safety: CAF_CHECK runs on the test thread only; worker threads are
+// joined before their states are read.
+#define CAF_SUITE process_cluster
+#include "caf/test/unit_test.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/io/middleman.hpp"
+#include "cluster_support.hpp"
+#include "register_workload.hpp"
+#include "workload.hpp"
+
+using namespace velocity;
+using namespace velocity::process_test;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr uint32_t cluster_wait_ms = 30000;
+constexpr size_t register_threads = 3;
+constexpr size_t register_keys = 4;
+constexpr uint32_t run_before_fault_ms = 1500;
+// A killed node stays down, and a partition lasts, this long.
+constexpr uint32_t fault_ms = 3000;
+constexpr uint32_t run_after_heal_ms = 2000;
+constexpr uint32_t status_timeout_ms = 2000;
+constexpr uint32_t status_poll_ms = 100;
+// A write through the cut node: long enough to commit if it could.
+constexpr uint32_t minority_write_timeout_ms = 2000;
+// "A few election timeouts" (1-2 s each) plus slack for two busy cores.
+constexpr uint64_t write_gap_ms_max = 10000;
+// SIGSTOP lasts at least this long (longer than an election timeout), and
+// until a write was acknowledged without the stopped node.
+constexpr uint32_t pause_ms = 3000;
+constexpr uint32_t pause_write_timeout_ms = 1500;
+constexpr uint32_t retry_pause_ms = 50;
+// How long before SIGCONT the early read is sent (so it is in the socket).
+constexpr uint32_t early_read_lead_ms = 200;
+constexpr uint32_t graceful_exit_wait_ms = 10000;
+
+struct client_system_config : caf::actor_system_config {
+  client_system_config() {
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 2);
+  }
+};
+
+struct fixture {
+  client_system_config cfg;
+  caf::actor_system system{cfg};
+};
+
+uint64_t ms_since(clock_type::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count());
+}
+
+// The index of the node leading the most shards, as `asked` reports them.
+size_t node_leading_most(const std::vector<group_status>& groups, size_t node_count) {
+  std::vector<size_t> led(node_count, 0);
+  for (const auto& g : groups)
+    if (g.leader >= 1 && g.leader <= node_count) ++led[g.leader - 1];
+  return static_cast<size_t>(std::max_element(led.begin(), led.end()) - led.begin());
+}
+
+std::string describe(const std::vector<group_status>& groups) {
+  std::string out;
+  for (const auto& g : groups)
+    out += " [shard " + std::to_string(g.shard) + " " + g.role + " leader " +
+           std::to_string(g.leader) + " term " + std::to_string(g.term) + " applied " +
+           std::to_string(g.applied) + "]";
+  return out;
+}
+
+enum class read_outcome { fresh, stale, failed };
+
+std::string to_string(read_outcome outcome) {
+  switch (outcome) {
+    case read_outcome::fresh: return "fresh";
+    case read_outcome::stale: return "STALE";
+    case read_outcome::failed: return "failed";
+  }
+  return "?";
+}
+
+// A strong read of the paused-test register: fresh if it shows the write
+// acknowledged during the pause ("during"), stale if anything else.
+read_outcome read_paused(client& c) {
+  auto got = c.get(register_collection, "paused");
+  if (!got.ok()) {
+    std::cout << "read failed: " << got.error().to_string() << std::endl;
+    return read_outcome::failed;
+  }
+  auto found = got->fields.find("v");
+  if (found != got->fields.end() && found->second.is_string() &&
+      found->second.as_string() == "during")
+    return read_outcome::fresh;
+  std::cout << "stale read: v = "
+            << (found != got->fields.end() && found->second.is_string() ? found->second.as_string()
+                                                                        : "(none)")
+            << std::endl;
+  return read_outcome::stale;
+}
+
+// Writes "during" to the paused-test register through c until acknowledged
+// (every attempt sets the same value, so a timed-out one that applies later
+// changes nothing); the attempts it took, 0 if none succeeded in time.
+size_t write_during_pause(client& c, clock_type::time_point paused_at) {
+  for (size_t attempt = 1; ms_since(paused_at) < cluster_wait_ms; ++attempt) {
+    if (c.update(register_collection, "paused", value_map{{"v", "during"}}).ok()) return attempt;
+    std::this_thread::sleep_for(std::chrono::milliseconds{retry_pause_ms});
+  }
+  return 0;
+}
+
+void stop_all(test_cluster& cluster) {
+  for (size_t i = 0; i < cluster.size(); ++i)
+    if (cluster.node(i).running())
+      CAF_CHECK(cluster.node(i).terminate(graceful_exit_wait_ms) == std::optional<int>{0});
+}
+
+// Durability writers (workload.hpp) through the given nodes, and register
+// threads through every node not marked down, all running until stop().
+struct cluster_workload {
+  register_run run;
+  std::vector<sim::operation> history;  // the registers' creation, then every thread's
+  std::vector<writer_state> writers;
+  std::vector<register_thread> readers;
+  std::atomic<bool> writers_stop{false};
+  std::vector<std::thread> threads;
+  int64_t stopped_ns = 0;
+
+  // Creates the collections and registers through node 0.
+  void setup(caf::actor_system& system, const test_cluster& cluster) {
+    run.origin = clock_type::now();
+    run.node_down = std::make_unique<std::atomic<bool>[]>(cluster.size());
+    for (size_t i = 0; i < cluster.size(); ++i) run.endpoints.push_back(cluster.endpoint(i));
+    for (size_t k = 0; k < register_keys; ++k) run.keys.push_back("r" + std::to_string(k));
+    auto setup = connect_checker(system, cluster.endpoint(0));
+    CAF_REQUIRE(setup.ok());
+    CAF_REQUIRE(create_workload_schema(*setup.value()).ok());
+    std::string error;
+    bool created = create_registers(*setup.value(), run, history, error);
+    if (!created) std::cout << error << std::endl;
+    CAF_REQUIRE(created);
+  }
+
+  void start(caf::actor_system& system, const test_cluster& cluster,
+             const std::vector<size_t>& writer_nodes, std::mt19937_64& random) {
+    writers.resize(writer_nodes.size());
+    readers.resize(register_threads);
+    for (size_t i = 0; i < writers.size(); ++i) {
+      writers[i].writer_index = static_cast<uint32_t>(i);
+      threads.emplace_back([this, &system, endpoint = cluster.endpoint(writer_nodes[i]), i,
+                            s = random()] {
+        run_writer(system, endpoint, s, writers_stop, writers[i]);
+      });
+    }
+    for (size_t i = 0; i < readers.size(); ++i) {
+      readers[i].thread_index = i + 1;
+      threads.emplace_back(
+          [this, &system, i, s = random()] { run_register_thread(system, run, s, readers[i]); });
+    }
+  }
+
+  void stop() {
+    run.stop = true;
+    writers_stop = true;
+    stopped_ns = since_origin_ns(run);
+    for (auto& thread : threads) thread.join();
+    threads.clear();
+    for (const auto& reader : readers) {
+      history.insert(history.end(), reader.history.begin(), reader.history.end());
+      std::cout << "register thread " << reader.thread_index << ": " << reader.history.size()
+                << " operations, " << reader.failures << " failed"
+                << (reader.first_error.empty() ? "" : " (first: " + reader.first_error + ")")
+                << std::endl;
+    }
+    for (const auto& writer : writers)
+      std::cout << "writer " << writer.writer_index << ": " << writer.acked_writes << " acked, "
+                << writer.failed_writes << " failed" << std::endl;
+  }
+};
+
+// The history plus a read, after everything, that still sees the first
+// register's initial value (overwritten by some acknowledged write).
+std::vector<sim::operation> read_register_stale(const cluster_workload& w) {
+  auto out = w.history;
+  sim::operation read;
+  read.type = sim::operation::kind::read;
+  read.client = 98;
+  read.key = w.run.keys.front();
+  read.value = "init";
+  read.invoke_time = since_origin_ns(w.run);
+  read.complete_time = read.invoke_time + 1;
+  out.push_back(std::move(read));
+  return out;
+}
+
+// After a fault healed and the workload stopped: `healed` catches up; writes
+// resumed after fault_ns; every node serves every acknowledged write; the
+// register history with a final read of each register through every node is
+// linearizable.
+void check_healed(caf::actor_system& system, const test_cluster& cluster, size_t healed,
+                  cluster_workload& w, int64_t fault_ns) {
+  auto writes_stopped_at = clock_type::now();
+  auto caught_up = cluster.wait_caught_up(healed, cluster_wait_ms);
+  CAF_CHECK_EQUAL(caught_up.to_string(), "ok");
+  std::cout << "node " << cluster.node_id(healed) << " caught up "
+            << ms_since(writes_stopped_at) << " ms after the writes stopped" << std::endl;
+  auto gap_ms = longest_write_gap_ms(w.history, w.run.keys, fault_ns, w.stopped_ns);
+  std::cout << "longest gap between acknowledged writes of a register after the fault: " << gap_ms
+            << " ms" << std::endl;
+  CAF_CHECK(gap_ms < write_gap_ms_max);
+  CAF_CHECK(acked_writes(w.writers) > 0);
+  auto expected = merged(w.writers);
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    auto checker = connect_checker(system, cluster.endpoint(i));
+    CAF_REQUIRE(checker.ok());
+    auto problems = check_recovered(*checker.value(), expected);
+    std::cout << "through node " << cluster.node_id(i) << ": " << problems.size() << " problems"
+              << std::endl;
+    print_problems(problems);
+    CAF_CHECK_EQUAL(problems.size(), 0u);
+    for (const auto& key : w.run.keys) {
+      auto read = read_register(*checker.value(), w.run, 100 + i, key);
+      CAF_CHECK(read.completed);
+      w.history.push_back(std::move(read));
+    }
+  }
+  auto verdict = sim::check_linearizable(w.history);
+  std::cout << "linearizability over " << w.history.size() << " operations: "
+            << (verdict.linearizable ? "linearizable" : "NOT linearizable") << ", "
+            << verdict.states_explored << " states" << (verdict.gave_up ? " (gave up)" : "")
+            << std::endl;
+  if (!verdict.linearizable) std::cout << verdict.key << ": " << verdict.explanation << std::endl;
+  CAF_CHECK(verdict.linearizable);
+  CAF_CHECK(!verdict.gave_up);
+  // The check has teeth: a read of the initial value after all of that is stale.
+  auto stale = read_register_stale(w);
+  auto stale_verdict = sim::check_linearizable(stale);
+  CAF_CHECK(!stale_verdict.linearizable);
+}
+
+// Until every running node but `excluded` reports, for every shard, a leader
+// other than `excluded`; the milliseconds that took, or nullopt at timeout.
+std::optional<uint64_t> wait_leaders_elsewhere(const test_cluster& cluster, size_t excluded) {
+  auto started = clock_type::now();
+  while (ms_since(started) < cluster_wait_ms) {
+    bool moved = true;
+    for (size_t i = 0; i < cluster.size() && moved; ++i) {
+      if (i == excluded) continue;
+      auto groups = cluster.group_statuses(i, status_timeout_ms);
+      moved = groups.ok() && !groups->empty();
+      for (const auto& g : groups.ok() ? groups.value() : std::vector<group_status>{})
+        moved = moved && g.leader != 0 && g.leader != cluster.node_id(excluded);
+    }
+    if (moved) return ms_since(started);
+    std::this_thread::sleep_for(std::chrono::milliseconds{status_poll_ms});
+  }
+  return std::nullopt;
+}
+
+// During the partition, through the cut node: a write (which must not be
+// acknowledged: no quorum) and a strong read (which must fail or be fresh:
+// the history decides). Both are returned for the register history, the write
+// with an unknown outcome unless acknowledged. Runs on its own thread while
+// the test thread watches the elections, so it must not use CAF_CHECK.
+struct minority_probe {
+  std::vector<sim::operation> history;
+  bool write_acknowledged = false;
+  std::string connect_error;
+};
+
+void probe_minority(caf::actor_system& system, const std::string& endpoint, cluster_workload& w,
+                    minority_probe& out) {
+  client_options options;
+  options.endpoints = {endpoint};
+  options.timeout_ms = minority_write_timeout_ms;
+  auto c = client::connect(system, options);
+  if (!c.ok()) {
+    out.connect_error = c.error().to_string();
+    return;
+  }
+  const auto& key = w.run.keys.front();
+  sim::operation write;
+  write.client = 99;
+  write.key = key;
+  write.value = "minority";
+  write.invoke_time = since_origin_ns(w.run);
+  auto stored = c.value()->update(register_collection, key, value_map{{"v", "minority"}});
+  write.complete_time = since_origin_ns(w.run);
+  write.completed = out.write_acknowledged = stored.ok();
+  std::cout << "a write through the cut node: "
+            << (stored.ok() ? std::string{"ACKNOWLEDGED"} : stored.error().to_string())
+            << std::endl;
+  out.history.push_back(std::move(write));
+  auto read = read_register(*c.value(), w.run, 99, key);
+  std::cout << "a strong read through the cut node: "
+            << (read.completed ? "served " + read.value.value_or("(absent)") : std::string{"failed"})
+            << std::endl;
+  out.history.push_back(std::move(read));
+}
+
+}  // namespace
+
+CAF_TEST_FIXTURE_SCOPE(process_cluster_tests, fixture)
+
+CAF_TEST(kill -9 of the node leading the most shards loses no acknowledged write) {
+  auto seed = test_seed("cluster kill -9");
+  std::mt19937_64 random{seed};
+  test_cluster cluster{cluster_options{"cluster-kill"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  cluster_workload w;
+  w.setup(system, cluster);
+  w.start(system, cluster, {0, 1, 2}, random);
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_before_fault_ms});
+  auto groups = cluster.group_statuses(0, cluster_wait_ms);
+  CAF_REQUIRE(groups.ok());
+  auto victim = node_leading_most(groups.value(), cluster.size());
+  std::cout << "before the kill:" << describe(groups.value()) << "; killing node "
+            << cluster.node_id(victim) << std::endl;
+  w.run.node_down[victim] = true;
+  auto killed_ns = since_origin_ns(w.run);
+  auto killed_at = clock_type::now();
+  cluster.kill_node(victim);
+  auto elsewhere_ms = wait_leaders_elsewhere(cluster, victim);
+  CAF_CHECK(elsewhere_ms.has_value());
+  std::cout << "every shard led by a surviving node " << elsewhere_ms.value_or(0)
+            << " ms after the kill" << std::endl;
+  if (ms_since(killed_at) < fault_ms)
+    std::this_thread::sleep_for(std::chrono::milliseconds{fault_ms - ms_since(killed_at)});
+  // What the survivors had applied when the victim comes back: the log it
+  // missed, which it must fetch and apply.
+  auto survivor_groups = cluster.group_statuses((victim + 1) % cluster.size(), cluster_wait_ms);
+  CAF_REQUIRE(survivor_groups.ok());
+  std::map<uint32_t, uint64_t> missed;
+  for (const auto& g : survivor_groups.value()) missed[g.shard] = g.applied;
+  std::cout << "survivors at the restart:" << describe(survivor_groups.value()) << std::endl;
+  auto restarted_at = clock_type::now();
+  auto restarted = cluster.start_node(victim);
+  CAF_REQUIRE_EQUAL(restarted.to_string(), "ok");
+  auto applied = cluster.wait_applied(victim, missed, cluster_wait_ms);
+  CAF_CHECK_EQUAL(applied.to_string(), "ok");
+  std::cout << "restarted node applied what it missed " << ms_since(restarted_at)
+            << " ms after its restart began" << std::endl;
+  auto ready = cluster.wait_ready(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(ready.to_string(), "ok");
+  std::cout << "restarted node " << cluster.node_id(victim) << " ready after "
+            << ms_since(restarted_at) << " ms" << std::endl;
+  w.run.node_down[victim] = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_after_heal_ms});
+  w.stop();
+  check_healed(system, cluster, victim, w, killed_ns);
+  stop_all(cluster);
+}
+
+CAF_TEST(kill -9 of every node at once loses no acknowledged write) {
+  auto seed = test_seed("cluster power loss");
+  std::mt19937_64 random{seed};
+  test_cluster cluster{cluster_options{"cluster-power-loss"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  cluster_workload w;
+  w.setup(system, cluster);
+  w.start(system, cluster, {0, 1, 2}, random);
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_before_fault_ms});
+  for (size_t i = 0; i < cluster.size(); ++i) w.run.node_down[i] = true;
+  for (size_t i = 0; i < cluster.size(); ++i) cluster.kill_node(i);
+  auto restarted_at = clock_type::now();
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    auto restarted = cluster.start_node(i);
+    CAF_REQUIRE_EQUAL(restarted.to_string(), "ok");
+    std::cout << "node " << cluster.node_id(i) << " answers " << ms_since(restarted_at)
+              << " ms after the kill" << std::endl;
+  }
+  // A dead cluster writes nothing: the gap that matters starts when every
+  // node is back (peers reconnect with backoff, then elect).
+  auto restarted_ns = since_origin_ns(w.run);
+  auto ready = cluster.wait_ready(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(ready.to_string(), "ok");
+  std::cout << "every node restarted and every shard led " << ms_since(restarted_at)
+            << " ms after the kill" << std::endl;
+  for (size_t i = 0; i < cluster.size(); ++i) w.run.node_down[i] = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_after_heal_ms});
+  w.stop();
+  for (size_t i = 1; i < cluster.size(); ++i) {
+    auto caught_up = cluster.wait_caught_up(i, cluster_wait_ms);
+    CAF_CHECK_EQUAL(caught_up.to_string(), "ok");
+  }
+  check_healed(system, cluster, 0, w, restarted_ns);
+  stop_all(cluster);
+}
+
+// The node leading the most shards is cut off (both ways) or made deaf (it
+// still sends, hears nothing) while the workload runs through the others.
+void run_partition(caf::actor_system& system, bool deaf_only) {
+  auto seed = test_seed(deaf_only ? "cluster deaf leader" : "cluster partition");
+  std::mt19937_64 random{seed};
+  cluster_options options{"cluster-partition"};
+  options.proxied = true;
+  test_cluster cluster{options};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  auto groups = cluster.group_statuses(0, cluster_wait_ms);
+  CAF_REQUIRE(groups.ok());
+  auto cut = node_leading_most(groups.value(), cluster.size());
+  std::cout << "before the partition:" << describe(groups.value()) << "; cutting off node "
+            << cluster.node_id(cut) << std::endl;
+  // Writers only through the majority: a write forwarded from the cut node
+  // waits in the clogged proxy and may apply after its timeout, which is
+  // linearizable but not what workload.hpp's per-writer model allows.
+  std::vector<size_t> majority;
+  for (size_t i = 0; i < cluster.size(); ++i)
+    if (i != cut) majority.push_back(i);
+  cluster_workload w;
+  w.setup(system, cluster);
+  w.start(system, cluster, majority, random);
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_before_fault_ms});
+  w.run.node_down[cut] = true;
+  auto cut_ns = since_origin_ns(w.run);
+  auto cut_at = clock_type::now();
+  if (deaf_only) cluster.deafen(cut, true);
+  else cluster.isolate(cut, true);
+  minority_probe probe;
+  std::thread probe_thread{
+      [&, endpoint = cluster.endpoint(cut)] { probe_minority(system, endpoint, w, probe); }};
+  auto elsewhere_ms = wait_leaders_elsewhere(cluster, cut);
+  CAF_CHECK(elsewhere_ms.has_value());
+  std::cout << "every shard led by the majority " << ms_since(cut_at) << " ms after the cut"
+            << std::endl;
+  probe_thread.join();
+  CAF_CHECK_EQUAL(probe.connect_error, "");
+  CAF_CHECK(!probe.write_acknowledged);
+  w.history.insert(w.history.end(), probe.history.begin(), probe.history.end());
+  if (ms_since(cut_at) < fault_ms)
+    std::this_thread::sleep_for(std::chrono::milliseconds{fault_ms - ms_since(cut_at)});
+  if (deaf_only) cluster.deafen(cut, false);
+  else cluster.isolate(cut, false);
+  auto healed_at = clock_type::now();
+  auto ready = cluster.wait_ready(cluster_wait_ms);
+  CAF_CHECK_EQUAL(ready.to_string(), "ok");
+  std::cout << "partition healed after " << ms_since(cut_at) << " ms; ready again "
+            << ms_since(healed_at) << " ms later" << std::endl;
+  w.run.node_down[cut] = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_after_heal_ms});
+  w.stop();
+  check_healed(system, cluster, cut, w, cut_ns);
+  stop_all(cluster);
+}
+
+CAF_TEST(a node cut off by a partition cannot commit and catches up after healing) {
+  run_partition(system, false);
+}
+
+CAF_TEST(a leader that hears nothing steps down and the others elect one and serve) {
+  run_partition(system, true);
+}
+
+CAF_TEST(SIGSTOP of the node leading the most shards under load keeps the history linearizable) {
+  auto seed = test_seed("cluster pause under load");
+  std::mt19937_64 random{seed};
+  test_cluster cluster{cluster_options{"cluster-pause-load"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  auto groups = cluster.group_statuses(0, cluster_wait_ms);
+  CAF_REQUIRE(groups.ok());
+  auto paused = node_leading_most(groups.value(), cluster.size());
+  std::cout << "before the pause:" << describe(groups.value()) << "; pausing node "
+            << cluster.node_id(paused) << std::endl;
+  // Writers not through the paused node: a write waiting in its socket past
+  // its timeout may apply after the writer's next one, which is linearizable
+  // but not what workload.hpp's per-writer model allows.
+  std::vector<size_t> others;
+  for (size_t i = 0; i < cluster.size(); ++i)
+    if (i != paused) others.push_back(i);
+  cluster_workload w;
+  w.setup(system, cluster);
+  w.start(system, cluster, others, random);
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_before_fault_ms});
+  // Requests already sent to it wait in its socket and run on SIGCONT, before
+  // it hears of the new term; new ones go elsewhere while it is stopped.
+  w.run.node_down[paused] = true;
+  auto paused_ns = since_origin_ns(w.run);
+  auto paused_at = clock_type::now();
+  cluster.node(paused).pause();
+  auto elsewhere_ms = wait_leaders_elsewhere(cluster, paused);
+  CAF_CHECK(elsewhere_ms.has_value());
+  std::cout << "every shard led elsewhere " << ms_since(paused_at) << " ms after SIGSTOP"
+            << std::endl;
+  if (ms_since(paused_at) < fault_ms)
+    std::this_thread::sleep_for(std::chrono::milliseconds{fault_ms - ms_since(paused_at)});
+  cluster.node(paused).resume();
+  w.run.node_down[paused] = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds{run_after_heal_ms});
+  w.stop();
+  check_healed(system, cluster, paused, w, paused_ns);
+  stop_all(cluster);
+}
+
+CAF_TEST(a leader resumed from SIGSTOP serves no stale strong read) {
+  // One shard, so the stopped leader leads the register's group.
+  test_cluster cluster{cluster_options{"cluster-pause", 3, 1}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  register_run run;
+  run.origin = clock_type::now();
+  run.keys = {"paused"};
+  std::vector<sim::operation> ignored;
+  auto groups = cluster.group_statuses(0, cluster_wait_ms);
+  CAF_REQUIRE(groups.ok() && groups->size() == 1u);
+  auto old_leader = static_cast<size_t>(groups->front().leader - 1);
+  auto old_term = groups->front().term;
+  auto other = (old_leader + 1) % cluster.size();
+  auto to_old = connect_checker(system, cluster.endpoint(old_leader));
+  // A write forwarded to the stopped leader has an unknown outcome and is
+  // answered only at its deadline; a short one lets the next attempt find the
+  // new leader while the old one is still stopped.
+  client_options during_options;
+  during_options.endpoints = {cluster.endpoint(other)};
+  during_options.timeout_ms = pause_write_timeout_ms;
+  auto to_other = client::connect(system, during_options);
+  CAF_REQUIRE(to_old.ok() && to_other.ok());
+  std::string error;
+  CAF_REQUIRE(create_registers(*to_old.value(), run, ignored, error));
+  std::cout << "pausing leader node " << cluster.node_id(old_leader) << " (term " << old_term
+            << ")" << std::endl;
+  auto paused_at = clock_type::now();
+  cluster.node(old_leader).pause();
+  // The others elect a leader and acknowledge a write while it is stopped.
+  auto attempts = write_during_pause(*to_other.value(), paused_at);
+  CAF_REQUIRE(attempts > 0u);
+  auto acked_ms = ms_since(paused_at);
+  auto now_groups = cluster.group_statuses(other, cluster_wait_ms);
+  CAF_REQUIRE(now_groups.ok() && now_groups->size() == 1u);
+  auto new_leader = now_groups->front().leader;
+  auto new_term = now_groups->front().term;
+  std::cout << "write acknowledged " << acked_ms << " ms into the pause (attempt " << attempts
+            << "); leader now node " << new_leader << " (term " << new_term << ")" << std::endl;
+  CAF_CHECK(cluster.node(old_leader).running());
+  CAF_CHECK_NOT_EQUAL(new_leader, cluster.node_id(old_leader));
+  CAF_CHECK(new_term > old_term);
+  if (ms_since(paused_at) < pause_ms)
+    std::this_thread::sleep_for(std::chrono::milliseconds{pause_ms - ms_since(paused_at)});
+  // One read waits in the stopped node's socket, so the node handles it first
+  // thing on resuming, before it hears of the new term.
+  auto early_reader = connect_checker(system, cluster.endpoint(old_leader));
+  CAF_REQUIRE(early_reader.ok());
+  auto early = read_outcome::failed;
+  std::thread early_thread{[&] { early = read_paused(*early_reader.value()); }};
+  std::this_thread::sleep_for(std::chrono::milliseconds{early_read_lead_ms});
+  cluster.node(old_leader).resume();
+  auto resumed_at = clock_type::now();
+  early_thread.join();
+  std::cout << "the read sent during the pause: " << to_string(early) << " " << ms_since(resumed_at)
+            << " ms after SIGCONT" << std::endl;
+  CAF_CHECK(early != read_outcome::stale);
+  // Then reads through the resumed node until one succeeds: none may be stale.
+  auto later = read_outcome::failed;
+  size_t failed = 0;
+  while (later == read_outcome::failed && ms_since(resumed_at) < cluster_wait_ms) {
+    later = read_paused(*to_old.value());
+    if (later == read_outcome::failed) {
+      ++failed;
+      std::this_thread::sleep_for(std::chrono::milliseconds{retry_pause_ms});
+    }
+  }
+  std::cout << "a read through the resumed node: " << to_string(later) << " "
+            << ms_since(resumed_at) << " ms after SIGCONT, after " << failed << " failed attempts"
+            << std::endl;
+  CAF_CHECK(later == read_outcome::fresh);
+  auto ready = cluster.wait_ready(cluster_wait_ms);
+  CAF_CHECK_EQUAL(ready.to_string(), "ok");
+  stop_all(cluster);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
