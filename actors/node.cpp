@@ -4,6 +4,7 @@
 // scoped_actor, which is allowed there and nowhere inside actors.
 #include "actors/node.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -178,6 +179,10 @@ status node::start_peers() {
     }
   }
   options.env = env_;
+  // Only the lower id dials: cap its backoff near an election timeout, so a
+  // restarted peer is reconnected before its groups need it (5 s, the
+  // transport's default cap, delayed one whole-cluster restart's elections).
+  options.backoff_ms_max = std::max<uint32_t>(1000, 2 * config_.timing.tick_ms);
   options.sink = caf::actor_cast<peer_sink_actor>(mux_);
   auto started = start_peer_transport(system_, std::move(options));
   if (!started.ok()) return started.error();
