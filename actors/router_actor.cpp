@@ -18,6 +18,7 @@
 #include "router/consistency_rules.hpp"
 #include "router/ids.hpp"
 #include "router/list_merge.hpp"
+#include "router/redirect.hpp"
 #include "router/placement.hpp"
 #include "router/schema_broadcast.hpp"
 
@@ -163,41 +164,17 @@ void ask_all(router_pointer self, uint32_t timeout_ms,
   }
 }
 
-// Backoff before asking again when a shard's group has no known leader
-// (an election is running): 25 ms doubling to 400 ms, within the deadline.
-int64_t retry_delay_ms(uint32_t attempt) {
-  return int64_t{25} << std::min<uint32_t>(attempt, 4);
-}
-
 void after(router_pointer self, int64_t delay_ms, std::function<void()> next) {
   auto id = ++self->state.next_retry_;
   self->state.retries_.emplace(id, std::move(next));
   self->delayed_send(self, std::chrono::milliseconds{delay_ms}, router_retry_atom::value, id);
 }
 
-// The leader cache: a replica that answered (anything but not_leader or a
-// forward that never left) leads, or did a moment ago; a not_leader names the
-// one it knows. 0 means "ask this node's replica first".
-void remember_leader(router_pointer self, uint32_t shard, raft::node_id asked,
-                     const shard_reply& r) {
-  auto& leaders = self->state.leaders_;
-  if (leaders.size() <= shard) leaders.resize(self->state.options_.shards.size(), 0);
-  raft::node_id me = self->state.options_.node;
-  auto code = r.result.st.code();
-  if (r.never_sent || code == error_code::unavailable || code == error_code::overloaded ||
-      code == error_code::timeout || code == error_code::io_error)
-    leaders[shard] = 0;  // ask this node's replica next time: it knows the leader
-  else if (code == error_code::not_leader) leaders[shard] = r.leader == me ? 0 : r.leader;
-  else leaders[shard] = asked == me ? 0 : asked;
-}
-
-// Asks the replica of `shard` on node `target` (0: this node's) and follows
-// not_leader answers to the leader they name: over the peer mux when it is
-// another node, after a backoff when no leader is known. Only not_leader and
-// a forward that never left this node (its peer unreachable) are retried:
-// neither reached a log, so nothing can be applied twice. Anything else, a timeout included (its outcome is
-// unknown), is the answer. done(reply, true) for an answer from a replica,
-// done(failure, false) when none could be had before the deadline.
+// Asks the replica of `shard` on node `target` (0: this node's) and carries
+// out router/redirect.hpp's policy: forward to the leader a not_leader names
+// (over the peer mux), or wait and ask locally; only what never reached a log
+// is retried. done(reply, true) for an answer from a replica, done(failure,
+// false) when none could be had before the deadline.
 void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadline_ns,
                  uint32_t timeout_ms, uint32_t attempt, raft::node_id target,
                  std::function<void(reply, bool)> done) {
@@ -212,21 +189,25 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
     return done(std::move(late), false);
   }
   bool clustered = static_cast<bool>(st.options_.mux);
+  raft::node_id me = st.options_.node;
   auto on_reply = [=](shard_reply& r) mutable {
-    remember_leader(self, shard, target, r);
-    bool redirect = (r.result.st.code() == error_code::not_leader || r.never_sent) &&
-                    clustered && attempt < router_redirects_max;
-    if (!redirect) return done(std::move(r.result), true);
-    auto& self_state = self->state;
-    bool remote = r.leader != 0 && r.leader != self_state.options_.node && target != r.leader;
-    if (remote)
-      return ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1,
-                         r.leader, done);
-    // No leader known, or the one we were sent to no longer leads: wait,
-    // then ask this node's replica, which learns the leader from heartbeats.
-    after(self, retry_delay_ms(attempt), [=]() mutable {
-      ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1, 0, done);
-    });
+    replica_answer answer{r.result.st.code(), r.leader, r.never_sent};
+    auto& leaders = self->state.leaders_;
+    if (leaders.size() <= shard) leaders.resize(self->state.options_.shards.size(), 0);
+    leaders[shard] = cached_leader_after(answer, me, target);
+    redirect_step step = next_redirect(answer, me, target, attempt, clustered);
+    switch (step.type) {
+      case redirect_step::kind::answer:
+        return done(std::move(r.result), true);
+      case redirect_step::kind::forward:
+        return ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1,
+                           step.target, done);
+      case redirect_step::kind::retry_local:
+        after(self, step.delay_ms, [=]() mutable {
+          ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1, 0, done);
+        });
+        return;
+    }
   };
   auto on_error = [=](caf::error& err) mutable {
     if (shard < self->state.leaders_.size()) self->state.leaders_[shard] = 0;

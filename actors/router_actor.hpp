@@ -41,9 +41,6 @@ using router_retry_atom = caf::atom_constant<caf::atom("rt_retry")>;
 // Requests in flight through one router. Bounds memory under overload.
 inline constexpr size_t router_in_flight_max_default = 1 << 16;
 
-// Redirects one request follows (not_leader answers) before giving up.
-inline constexpr uint32_t router_redirects_max = 16;
-
 struct router_options {
   raft::node_id node = 1;  // this node's id
   // A cluster node: how requests reach a shard's leader on another node.

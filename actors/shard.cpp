@@ -3,7 +3,6 @@
 // Actor safety: state is touched only by the shard actor.
 #include "actors/shard.hpp"
 
-#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
@@ -11,6 +10,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "cluster/raft/log_store.hpp"
 #include "cluster/replica.hpp"
+#include "cluster/replica_start.hpp"
 #include "command/command_codec.hpp"
 #include "spdlog/spdlog.h"
 #include "storage/state_machine.hpp"
@@ -332,67 +332,31 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
   };
 }
 
-bool is_blank(const raft::durable_state& state) {
-  return state.snap.meta.index == 0 && state.snap.meta.conf.empty() && state.entries.empty() &&
-         state.hard == raft::hard_state{};
-}
-
-// The Raft state a shard starts from: what its log store holds, or a new
-// group of one voter (this node). Documents already applied up to index N
-// (data written before the shard kept a Raft log, or a memory-mode restart
-// over a kept engine) become the group's snapshot at N, so the log continues
-// after them.
+// Loads the shard's Raft state (persistent mode) and lets
+// cluster/replica_start.hpp decide where the group starts; a new group's
+// state is made durable before the shard runs.
 status_or<raft::durable_state> initial_state(const shard_options& options,
                                              raft::log_store& store, uint64_t applied) {
   const bool persistent = static_cast<bool>(options.log_writer);
+  std::optional<raft::durable_state> held;
   if (persistent) {
     auto loaded = store.load();
     if (!loaded.ok()) return loaded.error();
-    if (!is_blank(loaded.value())) {
-      // A data directory of another topology (a single node's, started as a
-      // cluster member, or the reverse) would make a second group with its
-      // own leader: refuse it. (Membership changes through the log: later.)
-      std::vector<raft::node_id> expected =
-          alone(options) ? std::vector<raft::node_id>{options.node_id} : options.voters;
-      std::sort(expected.begin(), expected.end());
-      const auto& held = loaded->snap.meta.conf.voters;
-      if (held != expected) {
-        auto list = [](const std::vector<raft::node_id>& ids) {
-          std::string out;
-          for (auto id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-          return "{" + out + "}";
-        };
-        return status{error_code::invalid_argument,
-                      "the data directory holds a Raft group with voters " + list(held) +
-                          " but the configuration makes it " + list(expected) +
-                          " (a single node's data cannot join a cluster, nor the reverse)"};
-      }
-      return std::move(loaded.value());
-    }
+    held = std::move(loaded.value());
   }
-  raft::durable_state state =
-      raft::bootstrap_state(alone(options) ? std::vector<raft::node_id>{options.node_id}
-                                           : options.voters);
-  if (applied > 0 && !alone(options))
-    return status{error_code::invalid_argument,
-                  "the engine holds documents up to log index " + std::to_string(applied) +
-                      " but no Raft log: it cannot join a group of several replicas"};
-  if (applied > 0) {
-    state.snap.meta.index = applied;
-    state.snap.meta.term = 1;
-    state.hard.term = 1;
-    state.hard.commit = applied;
-  }
-  if (persistent) {
+  auto start = cluster::replica_start_state(
+      std::move(held), alone(options) ? std::vector<raft::node_id>{options.node_id} : options.voters,
+      applied);
+  if (!start.ok()) return start.error();
+  if (persistent && start->fresh) {
     raft::ready first;
-    first.snap = state.snap;
+    first.snap = start->state.snap;
     first.snapshot_from_leader = true;
-    first.hard = state.hard;
+    first.hard = start->state.hard;
     first.must_sync = true;
-    if (auto written = store.persist(first); !written.ok())
-      return written;
+    if (auto written = store.persist(first); !written.ok()) return written;
   }
-  return state;
+  return std::move(start->state);
 }
 
 }  // namespace
