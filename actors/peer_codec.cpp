@@ -8,6 +8,7 @@
 #include <kj/exception.h>
 
 #include "actors/peer_transport.hpp"
+#include "protocols/capnp_message.hpp"
 #include "protocols/peer.capnp.h"
 #include "schema/document_codec.hpp"
 
@@ -20,12 +21,6 @@ constexpr int peer_frame_nesting_max = 8;
 // Traversal room beyond the frame's own words (none needed for an honest
 // message; a little slack costs nothing and the frame itself is bounded).
 constexpr uint64_t traversal_slack_words = 64;
-
-std::string flatten(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
 
 wire::PayloadKind to_wire(payload_kind kind) {
   switch (kind) {
@@ -82,17 +77,19 @@ status_or<peer_frame> read_frame(capnp::MessageReader& reader) {
 }  // namespace
 
 std::string encode_peer_hello(const peer_hello& hello) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   auto out = message.initRoot<wire::PeerFrame>().initHello();
   out.setClusterId(hello.cluster_id);
   out.setFromNode(hello.from);
   out.setToNode(hello.to);
   out.setProtocolVersion(hello.protocol_version);
-  return flatten(message);
+  return builder.flat();
 }
 
 std::string encode_peer_envelope(const peer_message& m) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   auto out = message.initRoot<wire::PeerFrame>().initEnvelope();
   out.setFromNode(m.from);
   out.setToNode(m.to);
@@ -100,7 +97,7 @@ std::string encode_peer_envelope(const peer_message& m) {
   out.setShard(m.shard);
   out.setCorrelation(m.correlation);
   out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(m.payload.data()), m.payload.size()));
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<peer_frame> decode_peer_frame(std::string_view payload) {

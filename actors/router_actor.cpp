@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <utility>
 
 #include "caf/sec.hpp"
@@ -175,22 +176,32 @@ void after(router_pointer self, int64_t delay_ms, std::function<void()> next) {
 // (over the peer mux), or wait and ask locally; only what never reached a log
 // is retried. done(reply, true) for an answer from a replica, done(failure,
 // false) when none could be had before the deadline.
-void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadline_ns,
-                 uint32_t timeout_ms, uint32_t attempt, raft::node_id target,
-                 std::function<void(reply, bool)> done) {
+// One command on its way to its shard's replicas: shared by the attempts of
+// ask_replica, so a redirect neither copies the command nor the callback.
+struct replica_ask {
+  uint32_t shard = 0;
+  command cmd;
+  int64_t deadline_ns = 0;
+  uint32_t timeout_ms = 0;
+  std::function<void(reply, bool)> done;
+};
+
+void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t attempt,
+                 raft::node_id target) {
   auto& st = self->state;
+  const uint32_t shard = ask->shard;
   // Start where the last answer said the leader is (saves the local hop).
   if (attempt == 0 && target == 0 && shard < st.leaders_.size()) target = st.leaders_[shard];
-  int64_t remaining_ms = (deadline_ns - st.options_.env->monotonic_ns()) / 1'000'000;
+  int64_t remaining_ms = (ask->deadline_ns - st.options_.env->monotonic_ns()) / 1'000'000;
   if (remaining_ms <= 0) {
     reply late;
     late.st = {error_code::timeout, "no leader answered for shard " + std::to_string(shard) +
                                         " before the deadline"};
-    return done(std::move(late), false);
+    return ask->done(std::move(late), false);
   }
   bool clustered = static_cast<bool>(st.options_.mux);
   raft::node_id me = st.options_.node;
-  auto on_reply = [=](shard_reply& r) mutable {
+  auto on_reply = [=](shard_reply& r) {
     replica_answer answer{r.result.st.code(), r.leader, r.never_sent};
     auto& leaders = self->state.leaders_;
     if (leaders.size() <= shard) leaders.resize(self->state.options_.shards.size(), 0);
@@ -198,31 +209,31 @@ void ask_replica(router_pointer self, uint32_t shard, command cmd, int64_t deadl
     redirect_step step = next_redirect(answer, me, target, attempt, clustered);
     switch (step.type) {
       case redirect_step::kind::answer:
-        return done(std::move(r.result), true);
+        return ask->done(std::move(r.result), true);
       case redirect_step::kind::forward:
-        return ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1,
-                           step.target, done);
+        return ask_replica(self, ask, attempt + 1, step.target);
       case redirect_step::kind::retry_local:
-        after(self, step.delay_ms, [=]() mutable {
-          ask_replica(self, shard, std::move(cmd), deadline_ns, timeout_ms, attempt + 1, 0, done);
-        });
+        after(self, step.delay_ms, [=] { ask_replica(self, ask, attempt + 1, 0); });
         return;
     }
   };
-  auto on_error = [=](caf::error& err) mutable {
+  auto on_error = [=](caf::error& err) {
     if (shard < self->state.leaders_.size()) self->state.leaders_[shard] = 0;
     reply failed;
-    failed.st = shard_failure(self, err, timeout_ms);
-    done(std::move(failed), false);
+    failed.st = shard_failure(self, err, ask->timeout_ms);
+    ask->done(std::move(failed), false);
   };
   auto timeout = std::chrono::milliseconds{remaining_ms};
+  // Only a cluster redirects (router/redirect.hpp), so a single node hands
+  // the command over instead of keeping a copy for another attempt.
+  command cmd = clustered ? ask->cmd : std::move(ask->cmd);
   if (target == 0 || target == st.options_.node) {
     self->request(st.options_.shards.at(shard), timeout, apply_atom::value,
-                  shard_request{cmd})
+                  shard_request{std::move(cmd)})
         .then(on_reply, on_error);
   } else {
     self->request(st.options_.mux, timeout, forward_atom::value,
-                  forwarded_command{target, shard, cmd})
+                  forwarded_command{target, shard, std::move(cmd)})
         .then(on_reply, on_error);
   }
 }
@@ -249,13 +260,17 @@ void ask_each_shard(router_pointer self, uint32_t timeout_ms,
   };
   int64_t deadline_ns = self->state.options_.env->monotonic_ns() + int64_t{timeout_ms} * 1'000'000;
   for (size_t i = 0; i < commands.size(); ++i) {
-    ask_replica(self, commands[i].first, std::move(commands[i].second), deadline_ns, timeout_ms,
-                0, 0,
-                [g, i, complete](reply r, bool answered) {
-                  g->results[i] = std::move(r);
-                  if (!answered) g->unanswered.push_back(i);
-                  complete();
-                });
+    auto ask = std::make_shared<replica_ask>();
+    ask->shard = commands[i].first;
+    ask->cmd = std::move(commands[i].second);
+    ask->deadline_ns = deadline_ns;
+    ask->timeout_ms = timeout_ms;
+    ask->done = [g, i, complete](reply r, bool answered) {
+      g->results[i] = std::move(r);
+      if (!answered) g->unanswered.push_back(i);
+      complete();
+    };
+    ask_replica(self, std::move(ask), 0, 0);
   }
 }
 

@@ -37,6 +37,7 @@ struct shard_state {
   std::shared_ptr<state_machine> machine_;
   std::shared_ptr<raft::log_store> store_;  // the driver refers to it
   std::unique_ptr<cluster::replica> replica_;
+  std::vector<cluster::effect> effects_;  // carry_out's batch, kept for its capacity
   std::unordered_map<uint64_t, pending_request> requests_;
   uint64_t next_request_ = 0;
   bool flush_scheduled_ = false;  // a shard_flush_atom is in the mailbox
@@ -182,7 +183,8 @@ void carry_out(shard_pointer self) {
   auto& st = self->state;
   note_leader(self);
   while (st.replica_->has_effects()) {
-    for (cluster::effect& fx : st.replica_->take_effects()) {
+    st.replica_->take_effects(st.effects_);
+    for (cluster::effect& fx : st.effects_) {
       switch (fx.type) {
         case cluster::effect::kind::send:
           if (st.options_.outbox)
@@ -212,6 +214,7 @@ void carry_out(shard_pointer self) {
           break;
       }
     }
+    st.effects_.clear();
   }
 }
 
@@ -280,7 +283,7 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
     init.replica_->campaign();
   carry_out(self);
   return {
-      [=](apply_atom, const shard_request& request) {
+      [=](apply_atom, shard_request& request) {
         auto& st = self->state;
         auto promise = self->make_response_promise<shard_reply>();
         if (st.failure_) {
@@ -290,7 +293,7 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
           promise.deliver(shard_reply{error_reply(
               {error_code::overloaded, shard_name(st) + ": too many requests waiting"})});
         } else {
-          handle_request(self, request.cmd, promise);
+          handle_request(self, std::move(request.cmd), promise);
         }
         return promise;
       },

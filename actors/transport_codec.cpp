@@ -17,6 +17,7 @@
 
 #include "actors/transport.hpp"
 #include "command/command_codec.hpp"
+#include "protocols/capnp_message.hpp"
 #include "protocols/client.capnp.h"
 #include "protocols/limits.hpp"
 #include "schema/document_codec.hpp"
@@ -31,12 +32,6 @@ constexpr size_t word_bytes = sizeof(capnp::word);
 capnp::ReaderOptions reader_options(size_t payload_bytes) {
   return codec_reader_options(
       std::max<uint64_t>(limits::capnp_traversal_words_max, 2 * payload_bytes / word_bytes));
-}
-
-std::string flatten(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
 // A frame holds exactly one message and nothing after it (docs/protocol.md).
@@ -123,7 +118,8 @@ status_or<client_request> read_request(wire::ClientRequest::Reader in) {
 }  // namespace
 
 std::string encode_client_request(const client_request& request) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   auto out = message.initRoot<wire::ClientRequest>();
   out.setRequestId(request.request_id);
   out.setConsistency(to_wire(request.level));
@@ -138,7 +134,7 @@ std::string encode_client_request(const client_request& request) {
   } else {
     out.setGetSchema(std::get<get_schema_request>(request.body).collection);
   }
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<client_request> decode_client_request(std::string_view payload,
@@ -155,13 +151,14 @@ status_or<client_request> decode_client_request(std::string_view payload,
 }
 
 std::string encode_client_response(const client_response& response) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   auto out = message.initRoot<wire::ClientResponse>();
   out.setRequestId(response.request_id);
   write_reply(response.result, out.initReply());
   out.setText(response.text);
   out.setLeaderHint(response.leader_hint);
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<client_response> decode_client_response(std::string_view payload) {

@@ -147,6 +147,11 @@ std::vector<effect> replica::take_effects() {
   return out;
 }
 
+void replica::take_effects(std::vector<effect>& out) {
+  out.clear();
+  out.swap(effects_);
+}
+
 void replica::fail_all(const status& error) {
   for (const auto& [index, proposal] : proposals_)
     push_fail(proposal.first, error);

@@ -132,6 +132,9 @@ class replica {
   void compact(raft::index_t index, std::string data);
 
   std::vector<effect> take_effects();
+  // The same into `out` (cleared first): a shell that keeps `out` between
+  // calls reuses both vectors' capacity instead of allocating per batch.
+  void take_effects(std::vector<effect>& out);
   bool has_effects() const { return !effects_.empty(); }
 
   // Fails every pending proposal and read (the replica is shutting down or

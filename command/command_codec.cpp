@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "protocols/capnp_message.hpp"
 #include "protocols/framing.hpp"
 #include "protocols/limits.hpp"
 #include "schema/document_codec.hpp"
@@ -452,12 +453,6 @@ status_or<Result> guarded(const char* what, Read read) {
   }
 }
 
-std::string flatten(capnp::MallocMessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
 // Opens a standalone flat-array message (size, alignment, trailing bytes,
 // limits) and runs read(root).
 template <class Root, class Result, class Read>
@@ -502,9 +497,10 @@ status_or<reply> read_reply(wire::Reply::Reader in) {
 }
 
 std::string encode_command(const command& c) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   write_command(c, message.initRoot<wire::Command>());
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<command> decode_command(std::string_view bytes) {
@@ -515,9 +511,10 @@ status_or<command> decode_command(std::string_view bytes) {
 }
 
 std::string encode_reply(const reply& r) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   write_reply(r, message.initRoot<wire::Reply>());
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<reply> decode_reply(std::string_view bytes) {

@@ -26,6 +26,7 @@
 #include <exception>
 #include <vector>
 
+#include "protocols/capnp_message.hpp"
 #include "protocols/check.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/value.capnp.h"
@@ -81,12 +82,6 @@ void build_document(wire::Document::Builder root, const document& d) {
   root.setModifiedNs(d.modified_ns);
   root.setRevision(d.revision);
   build_entries(root.initFields(static_cast<unsigned>(d.fields.size())), d.fields);
-}
-
-std::string flatten(capnp::MallocMessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
 status corruption(std::string message) {
@@ -284,9 +279,10 @@ status_or<Result> decode_root(std::string_view bytes, const char* what, Read rea
 }  // namespace
 
 std::string encode_document(const document& d) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   build_document(message.initRoot<wire::Document>(), d);
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<document> decode_document(std::string_view bytes) {
@@ -295,9 +291,10 @@ status_or<document> decode_document(std::string_view bytes) {
 }
 
 std::string encode_value(const value& v) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   build_value(message.initRoot<wire::Value>(), v);
-  return flatten(message);
+  return builder.flat();
 }
 
 status_or<value> decode_value(std::string_view bytes) {
@@ -333,9 +330,10 @@ capnp::ReaderOptions codec_reader_options(uint64_t traversal_words) {
 }
 
 size_t encoded_document_bytes(const document& d) {
-  capnp::MallocMessageBuilder message;
+  message_builder builder;
+  capnp::MessageBuilder& message = builder.get();
   build_document(message.initRoot<wire::Document>(), d);
-  return capnp::computeSerializedSizeInWords(message) * word_bytes;
+  return message_builder::flat_bytes(message);
 }
 
 }  // namespace velocity

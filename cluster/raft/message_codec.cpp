@@ -19,6 +19,7 @@
 #include <exception>
 #include <utility>
 
+#include "protocols/capnp_message.hpp"
 #include "protocols/check.hpp"
 #include "protocols/raft.capnp.h"
 #include "schema/document_codec.hpp"
@@ -178,7 +179,8 @@ status_or<std::vector<shard_messages>> read_batch(wire::RaftBatch::Reader in) {
 }  // namespace
 
 std::string encode_raft_batch(const std::vector<shard_messages>& groups) {
-  capnp::MallocMessageBuilder builder;
+  message_builder scratch;
+  capnp::MessageBuilder& builder = scratch.get();
   auto batch = builder.initRoot<wire::RaftBatch>();
   auto out = batch.initGroups(static_cast<unsigned>(groups.size()));
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -189,9 +191,7 @@ std::string encode_raft_batch(const std::vector<shard_messages>& groups) {
     for (size_t i = 0; i < messages.size(); ++i)
       write_message(messages[i], list[static_cast<unsigned>(i)]);
   }
-  auto words = capnp::messageToFlatArray(builder);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return scratch.flat();
 }
 
 status_or<std::vector<shard_messages>> decode_raft_batch(std::string_view bytes) {
