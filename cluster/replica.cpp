@@ -177,8 +177,30 @@ void replica::push_fail(uint64_t request, status error) {
   effects_.push_back(std::move(fail));
 }
 
-// Takes readies until one must wait for its sync (only one outstanding).
+// Takes readies until one must wait for its sync (only one outstanding),
+// then what the core hands out early while it syncs.
 void replica::drive() {
+  drive_readies();
+  drive_early();
+}
+
+// raft::take_early: entries committed while our own write syncs (a leader
+// hearing its followers' acknowledgements) are applied now rather than
+// after that sync; read states, dropped reads and messages of a durable
+// term leave now too. Not while the in-flight ready's own committed entries
+// wait (a ready with a snapshot applies them after its sync): order first.
+void replica::drive_early() {
+  if (!in_flight_ || in_flight_->snap || !in_flight_->committed.empty()) return;
+  // A new leader's deferred reads may start now that it committed in its
+  // term (their heartbeats then leave below).
+  retry_deferred_reads();
+  if (!core_.has_early()) return;
+  raft::ready rd = core_.take_early();
+  if (!rd.messages.empty()) push_send(std::move(rd.messages));
+  deliver(rd);
+}
+
+void replica::drive_readies() {
   while (!in_flight_) {
     if (compaction_) {
       // Between readies, so the core's log is not mid-persist.

@@ -25,6 +25,10 @@
 // committed entries of a ready that must sync are applied (and its reads
 // served) while its writes sync, since the core only delivers entries made
 // durable by earlier readies; a leader's snapshot still waits for its sync.
+// While a ready syncs, the driver also takes what the core hands out early
+// (raft::take_early, types.hpp): entries committed meanwhile, read states,
+// and messages of a durable term, so a leader applies and answers when its
+// followers acknowledge rather than after its own next fsync.
 //
 // The driver decides everything the contract leaves to a shell: which
 // messages may leave before the persist (raft's `messages`) and which only
@@ -151,6 +155,8 @@ class replica {
 
  private:
   void drive();
+  void drive_readies();
+  void drive_early();
   void finish(raft::ready& rd);
   void deliver(raft::ready& rd);
   void apply_committed(raft::ready& rd);

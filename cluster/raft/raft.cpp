@@ -87,6 +87,44 @@ ready raft::impl::take_ready() {
   read_states_.clear();
   dropped_reads_.clear();
   outstanding_ = true;
+  outstanding_changed_term_ = term_or_vote_changed;
+  context_fresh_ = false;
+  return rd;
+}
+
+bool raft::impl::early_messages_allowed() const {
+  if (outstanding_changed_term_) return false;
+  hard_state now = current_hard();
+  return now.term == emitted_hard_.term && now.vote == emitted_hard_.vote;
+}
+
+bool raft::impl::has_early() const {
+  if (!outstanding_) return false;
+  return deliverable_index() > applied_pending_ || !read_states_.empty() ||
+         !dropped_reads_.empty() || (!messages_.empty() && early_messages_allowed());
+}
+
+ready raft::impl::take_early() {
+  VELOCITY_CHECK(outstanding_);
+  ready rd;
+  if (early_messages_allowed()) {
+    rd.messages = std::move(messages_);
+    messages_.clear();
+  }
+  // Durable locally (stable_index covers only earlier readies' entries) and
+  // committed: applying them cannot depend on the outstanding sync.
+  index_t deliver_to = deliverable_index();
+  for (index_t i = applied_pending_ + 1; i <= deliver_to; ++i) {
+    const entry* e = log_.find(i);
+    VELOCITY_CHECK(e != nullptr);
+    rd.committed.push_back(*e);
+  }
+  applied_pending_ = std::max(applied_pending_, deliver_to);
+  rd.read_states = std::move(read_states_);
+  rd.dropped_reads = std::move(dropped_reads_);
+  read_states_.clear();
+  dropped_reads_.clear();
+  // Heartbeats handed out: a read recorded from now on needs a new round.
   context_fresh_ = false;
   return rd;
 }
@@ -94,6 +132,7 @@ ready raft::impl::take_ready() {
 void raft::impl::advance() {
   VELOCITY_CHECK(outstanding_);
   outstanding_ = false;
+  outstanding_changed_term_ = false;
   log_.advance_stable();
   applied_ = std::max(applied_, applied_pending_);
   // The leader's own log only counts for commit once durable.
@@ -139,6 +178,10 @@ bool raft::has_ready() const { return impl_->has_ready(); }
 ready raft::take_ready() { return impl_->take_ready(); }
 
 void raft::advance() { impl_->advance(); }
+
+bool raft::has_early() const { return impl_->has_early(); }
+
+ready raft::take_early() { return impl_->take_early(); }
 
 node_id raft::id() const { return impl_->cfg_.id; }
 

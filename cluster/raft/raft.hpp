@@ -119,6 +119,18 @@ class raft {
   // The last taken ready has been handled as the contract says.
   void advance();
 
+  // While a ready is outstanding (taken, its writes syncing): what may be
+  // handed out before advance() without waiting for that sync (types.hpp,
+  // "early"): entries committed since, if durable locally from earlier
+  // readies; read_states and dropped_reads; and `messages` (step 1 kind)
+  // unless the outstanding ready or a later step changed the term or vote,
+  // which must be durable before messages of that term leave. Only those
+  // four fields are set. Entries handed out here are delivered exactly once:
+  // the next ready continues after them.
+  bool has_early() const;
+  // REQUIRES: a ready is outstanding.
+  ready take_early();
+
   // Introspection (for the shell, tests and the simulator's checkers).
   node_id id() const;
   role current_role() const;

@@ -106,6 +106,9 @@ class raft::impl {
   bool has_ready() const;
   ready take_ready();
   void advance();
+  bool has_early() const;
+  ready take_early();
+  bool early_messages_allowed() const;
   hard_state current_hard() const { return {term_, vote_, commit_}; }
   index_t deliverable_index() const;
 
@@ -165,6 +168,7 @@ class raft::impl {
   std::vector<read_state> read_states_;
   std::vector<uint64_t> dropped_reads_;
   bool outstanding_ = false;
+  bool outstanding_changed_term_ = false;  // the outstanding ready changed term or vote
 };
 
 }  // namespace velocity::raft

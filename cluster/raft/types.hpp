@@ -233,6 +233,15 @@ struct read_state {
 //      the requests in `dropped_reads` (the leader lost its term).
 //   6. Call raft::advance(). Only then does the leader count its own log as
 //      durable for commit, and only then is the next ready formed.
+// Early (raft::take_early): while a ready's writes sync, what no longer
+// depends on them may be handed out in a partial ready and handled as steps
+// 1, 4 and 5 say: entries committed meanwhile that earlier readies made
+// durable (a leader learns its followers' acknowledgements while its own
+// next write syncs, and applies at once instead of after that sync), read
+// states and dropped reads, and step-1 messages of a term and vote already
+// durable. Entries stay in order: a shell that still holds the outstanding
+// ready's own `committed` (a ready with `snap` applies them only after its
+// sync) takes nothing early until it has applied them.
 struct ready {
   std::optional<snapshot> snap;
   bool snapshot_from_leader = false;  // false: a local compaction (raft::compact)
