@@ -453,6 +453,19 @@ std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
+// A leader's view of its followers: [{"node":2,"match":41,"behind":1}, ...]
+// (behind: entries committed that the follower is not known to hold).
+std::string followers_json(const shard_info& info) {
+  std::string out;
+  for (const follower_progress& f : info.followers) {
+    uint64_t behind = info.durable_index > f.match ? info.durable_index - f.match : 0;
+    out += std::string{out.empty() ? "" : ","} + "{\"node\":" + std::to_string(f.node) +
+           ",\"match\":" + std::to_string(f.match) + ",\"behind\":" + std::to_string(behind) +
+           "}";
+  }
+  return out;
+}
+
 void route_status(router_pointer self, client_promise promise, uint64_t request_id,
                   uint32_t timeout_ms) {
   auto done = [self, promise, request_id](status_or<std::vector<shard_info>> all) mutable {
@@ -470,7 +483,8 @@ void route_status(router_pointer self, client_promise promise, uint64_t request_
                 ",\"term\":" + std::to_string(info.term) +
                 ",\"leader\":" + std::to_string(info.leader) +
                 ",\"commit\":" + std::to_string(info.durable_index) +
-                ",\"applied\":" + std::to_string(info.applied_index) + "}";
+                ",\"applied\":" + std::to_string(info.applied_index) +
+                ",\"followers\":[" + followers_json(info) + "]}";
     }
     client_response out;
     out.request_id = request_id;

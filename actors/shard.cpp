@@ -330,6 +330,12 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
         info.role = std::string{raft::to_string(core.current_role())};
         info.term = core.term();
         info.leader = core.leader_hint();
+        if (core.current_role() == raft::role::leader) {
+          for (raft::node_id voter : core.conf().voters) {
+            if (voter == st.options_.node_id) continue;
+            info.followers.push_back({voter, core.match_of(voter).value_or(0)});
+          }
+        }
         return info;
       },
   };

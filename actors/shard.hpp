@@ -96,6 +96,12 @@ struct schema_reply {
   std::optional<collection_schema> schema;  // nullopt: no such collection
 };
 
+// A follower's replication progress as its group's leader sees it.
+struct follower_progress {
+  uint64_t node = 0;
+  uint64_t match = 0;  // the highest log index known to match the leader's
+};
+
 struct shard_info {
   uint32_t shard_id = 0;
   uint64_t applied_index = 0;
@@ -109,6 +115,7 @@ struct shard_info {
   uint64_t leader_changes = 0; // times this replica saw the group's leader change
   uint64_t commit_latency_ns_total = 0;  // proposals answered: propose -> applied, summed
   uint64_t committed_proposals = 0;      // proposals answered by an apply
+  std::vector<follower_progress> followers;  // leader only: every other voter
 };
 
 using shard_actor =

@@ -224,6 +224,9 @@ CAF_TEST(health status and getSchema answer as the protocol page says) {
     // A single node is a group of one that elects itself at start.
     CAF_CHECK_EQUAL(group.as_map().at("role").as_string(), "leader");
     CAF_CHECK(group.as_map().at("term").as_int() >= 1);
+    // A leader without other replicas: nobody to follow it.
+    CAF_REQUIRE(group.as_map().at("followers").is_list());
+    CAF_CHECK(group.as_map().at("followers").as_list().empty());
   }
   CAF_CHECK(fields.at("uptime_ms").is_int());
   CAF_CHECK(fields.at("in_flight").is_int());
