@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "actors/ops_http.hpp"
@@ -242,6 +243,36 @@ status node::spawn_actors() {
   return {};
 }
 
+void node::hand_off_leadership() {
+  caf::scoped_actor self{system_};
+  const auto ask_ms = std::chrono::milliseconds{1000};
+  size_t handed = 0;
+  for (auto& shard : shards_) {
+    self->request(shard, ask_ms, shard_handoff_atom::value)
+        .receive([&](uint64_t target) { handed += target != 0 ? 1 : 0; },
+                 [](caf::error&) {});
+  }
+  if (handed == 0) return;
+  const int64_t wait_ms =
+      2 * int64_t{config_.timing.tick_ms} * int64_t{config_.timing.election_ticks};
+  const int64_t deadline_ns = env_->monotonic_ns() + wait_ms * 1'000'000;
+  size_t leading = handed;
+  while (leading > 0 && env_->monotonic_ns() < deadline_ns) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    leading = 0;
+    for (auto& shard : shards_) {
+      self->request(shard, ask_ms, shard_info_atom::value)
+          .receive([&](const shard_info& info) { leading += info.role == "leader" ? 1 : 0; },
+                   [](caf::error&) {});
+    }
+  }
+  if (leading == 0)
+    spdlog::info("node {}: handed leadership of {} groups to other nodes", config_.node_id, handed);
+  else
+    spdlog::warn("node {}: still leads {} groups after {} ms; stopping anyway", config_.node_id,
+                 leading, wait_ms);
+}
+
 status node::stop() {
   if (stopped_) return {};
   stopped_ = true;
@@ -260,6 +291,7 @@ status node::stop() {
                                 system_.render(err));
                  });
   }
+  if (config_.clustered() && !shards_.empty()) hand_off_leadership();
   // The ops endpoint answered /ready with 503 while draining; it goes before
   // the engine and actors it reads.
   if (ops_http_) ops_http_->stop();

@@ -131,6 +131,10 @@ class node {
 
   status open();  // the body of start()
   status spawn_actors();
+  // A stopping cluster node hands each group it leads to the most caught-up
+  // follower and waits (at most two election timeouts) until it leads none,
+  // so its groups need no election timeout to continue.
+  void hand_off_leadership();
   status start_ops_http();
   status start_peers();
 

@@ -56,6 +56,10 @@ inline constexpr size_t shard_backlog_max = 4096;
 using apply_atom = caf::atom_constant<caf::atom("apply")>;
 using schema_atom = caf::atom_constant<caf::atom("schema")>;
 using shard_info_atom = caf::atom_constant<caf::atom("shard_info")>;
+// Hand this replica's leadership to its most caught-up follower (a node that
+// stops gracefully); the answer is the target's node id, 0 when there was
+// nothing to hand over (not leader, alone, failed) or the core refused.
+using shard_handoff_atom = caf::atom_constant<caf::atom("sh_handoff")>;
 using shard_flush_atom = caf::atom_constant<caf::atom("sh_flush")>;
 using raft_step_atom = caf::atom_constant<caf::atom("raft_step")>;
 using raft_tick_atom = caf::atom_constant<caf::atom("raft_tick")>;
@@ -122,6 +126,7 @@ using shard_actor =
     caf::typed_actor<caf::replies_to<apply_atom, shard_request>::with<shard_reply>,
                      caf::replies_to<schema_atom, std::string>::with<schema_reply>,
                      caf::replies_to<shard_info_atom>::with<shard_info>,
+                     caf::replies_to<shard_handoff_atom>::with<uint64_t>,
                      // To itself: the requests before it in the mailbox are queued
                      // in the Raft core; form one ready for all of them.
                      caf::reacts_to<shard_flush_atom>,

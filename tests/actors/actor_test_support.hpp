@@ -67,6 +67,7 @@ inline shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
       [=](apply_atom, const shard_request&) { return self->make_response_promise<shard_reply>(); },
       [=](schema_atom, const std::string&) { return self->make_response_promise<schema_reply>(); },
       [=](shard_info_atom) { return self->make_response_promise<shard_info>(); },
+      [=](shard_handoff_atom) { return self->make_response_promise<uint64_t>(); },
       [=](shard_flush_atom) {},
       [=](raft_step_atom, const raft_messages&) {},
       [=](raft_tick_atom) {},

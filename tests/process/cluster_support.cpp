@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "actors/transport.hpp"
+#include "schema/json.hpp"
 
 namespace velocity::process_test {
 namespace {
@@ -27,57 +28,46 @@ constexpr size_t groups_max = 1024;
 bool past(clock_type::time_point deadline) { return clock_type::now() >= deadline; }
 
 // The text after "key": inside one JSON object (no nesting, as the status has).
-std::string_view field_text(std::string_view object, std::string_view key) {
-  auto needle = "\"" + std::string{key} + "\":";
-  auto at = object.find(needle);
-  if (at == std::string_view::npos) return {};
-  auto rest = object.substr(at + needle.size());
-  auto end = rest.find_first_of(",}");
-  return rest.substr(0, end);
-}
-
-bool parse_number(std::string_view text, uint64_t& out) {
-  if (text.empty()) return false;
-  out = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<uint64_t>(c - '0');
-  }
+// A non-negative integer member of a status object, or false.
+bool member_number(const value_map& object, const std::string& key, uint64_t& out) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->second.is_int() || it->second.as_int() < 0) return false;
+  out = static_cast<uint64_t>(it->second.as_int());
   return true;
 }
 
-status_or<group_status> parse_group(std::string_view object) {
+status_or<group_status> parse_group(const value& item) {
+  if (!item.is_map()) return status{error_code::malformed, "a group is not an object"};
+  const auto& object = item.as_map();
   group_status g;
   uint64_t shard = 0;
-  auto role = field_text(object, "role");
-  bool ok = parse_number(field_text(object, "shard"), shard) &&
-            parse_number(field_text(object, "term"), g.term) &&
-            parse_number(field_text(object, "leader"), g.leader) &&
-            parse_number(field_text(object, "commit"), g.commit) &&
-            parse_number(field_text(object, "applied"), g.applied) && role.size() >= 2;
-  if (!ok) return status{error_code::malformed, "bad group: " + std::string{object}};
+  auto role = object.find("role");
+  bool ok = member_number(object, "shard", shard) && member_number(object, "term", g.term) &&
+            member_number(object, "leader", g.leader) &&
+            member_number(object, "commit", g.commit) &&
+            member_number(object, "applied", g.applied) && role != object.end() &&
+            role->second.is_string();
+  if (!ok) return status{error_code::malformed, "bad group: " + to_json(item)};
   g.shard = static_cast<uint32_t>(shard);
-  g.role = std::string{role.substr(1, role.size() - 2)};
+  g.role = role->second.as_string();
   return g;
 }
 
 }  // namespace
 
 status_or<std::vector<group_status>> parse_groups(std::string_view json) {
-  auto at = json.find("\"groups\":[");
-  if (at == std::string_view::npos) return status{error_code::malformed, "no groups in status"};
-  auto rest = json.substr(at + 10);
+  auto parsed = parse_json(json);
+  if (!parsed.ok()) return parsed.error();
+  if (!parsed->is_map()) return status{error_code::malformed, "status is not an object"};
+  auto groups = parsed->as_map().find("groups");
+  if (groups == parsed->as_map().end() || !groups->second.is_list())
+    return status{error_code::malformed, "no groups in status"};
   std::vector<group_status> out;
-  while (out.size() < groups_max && !rest.empty() && rest.front() != ']') {
-    auto open = rest.find('{');
-    auto close = rest.find('}');
-    if (open == std::string_view::npos || close == std::string_view::npos || close < open)
-      return status{error_code::malformed, "unterminated group in status"};
-    auto group = parse_group(rest.substr(open, close - open + 1));
+  for (const value& item : groups->second.as_list()) {
+    if (out.size() >= groups_max) break;
+    auto group = parse_group(item);
     if (!group.ok()) return group.error();
     out.push_back(std::move(group.value()));
-    rest = rest.substr(close + 1);
-    if (!rest.empty() && rest.front() == ',') rest.remove_prefix(1);
   }
   return out;
 }

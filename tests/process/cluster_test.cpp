@@ -599,4 +599,41 @@ CAF_TEST(a leader resumed from SIGSTOP serves no stale strong read) {
   stop_all(cluster);
 }
 
+// A node stopped with SIGTERM hands the groups it leads to caught-up
+// followers before it exits (docs/cluster.md), so no group waits out an
+// election timeout: right after the exit, sooner than any election could
+// end (timeouts are at least 1 s here), the survivors name running leaders.
+CAF_TEST(a node stopped with SIGTERM hands its leadership over first) {
+  test_cluster cluster{cluster_options{"cluster-handoff"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  auto groups = cluster.group_statuses(0, cluster_wait_ms);
+  CAF_REQUIRE(groups.ok());
+  auto victim = node_leading_most(groups.value(), cluster.size());
+  std::cout << "before the stop:" << describe(groups.value()) << "; stopping node "
+            << cluster.node_id(victim) << std::endl;
+  auto exit_status = cluster.node(victim).terminate(10'000);
+  CAF_CHECK_EQUAL(exit_status.value_or(-2), 0);
+  auto stopped_at = clock_type::now();
+  constexpr uint64_t within_ms = 500;  // election timeouts: 1-2 s
+  bool moved = false;
+  std::string seen;
+  while (!moved && ms_since(stopped_at) < within_ms) {
+    moved = true;
+    seen.clear();
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      if (i == victim) continue;
+      auto now = cluster.group_statuses(i, status_timeout_ms);
+      moved = moved && now.ok() && !now->empty();
+      if (!now.ok()) continue;
+      seen += " node " + std::to_string(cluster.node_id(i)) + ":" + describe(now.value());
+      for (const auto& g : now.value())
+        moved = moved && g.leader != 0 && g.leader != cluster.node_id(victim);
+    }
+    if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  std::cout << "after the stop (" << ms_since(stopped_at) << " ms):" << seen << std::endl;
+  CAF_CHECK(moved);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
