@@ -204,7 +204,7 @@ CAF_TEST(a data directory of a single node is refused as a cluster member) {
   member.node_id = 1;
   member.voters = {1, 2, 3};
   member.outbox = sys.spawn([](raft_outbox_actor::pointer) -> raft_outbox_actor::behavior_type {
-    return {[](raft_out_atom, const raft_messages&) {}};
+    return {[](raft_out_atom, const raft_messages&) {}, [](snap_out_atom, const snapshot_wire&) {}};
   });
   member.env = make_real_environment(1);
   auto refused = spawn_shard(sys, member);
