@@ -134,6 +134,9 @@ server_settings test_cluster::settings(size_t i) const {
                   "--velocity.shards=" + std::to_string(options_.shards),
                   "--velocity.raft-tick-ms=" + std::to_string(options_.raft_tick_ms),
                   "--velocity.election-ticks=" + std::to_string(options_.election_ticks)};
+  if (options_.compact_entries != 0)
+    s.extra_args.push_back("--velocity.raft-compact-entries=" +
+                           std::to_string(options_.compact_entries));
   return s;
 }
 
