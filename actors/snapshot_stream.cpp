@@ -11,8 +11,12 @@
 namespace velocity {
 
 snapshot_streams::snapshot_streams(engine& e, uint32_t shard, raft::node_id self,
-                                   uint64_t session_base)
-    : engine_(e), shard_(shard), self_(self), next_session_(session_base) {}
+                                   uint64_t session_base, size_t chunk_bytes)
+    : engine_(e),
+      shard_(shard),
+      self_(self),
+      next_session_(session_base),
+      chunk_bytes_(std::min(chunk_bytes, snapshot_chunk_bytes_max)) {}
 
 void snapshot_streams::on_core_snapshot(const raft::message& m) {
   if (senders_.count(m.to) != 0) return;  // a transfer is under way (the core resends)
@@ -30,7 +34,7 @@ void snapshot_streams::on_core_snapshot(const raft::message& m) {
 
 status snapshot_streams::pump(transfer& t) {
   while (t.sender.window_open()) {
-    auto items = t.reader->next(snapshot_chunk_bytes_max);
+    auto items = t.reader->next(chunk_bytes_);
     if (!items.ok()) return items.error();
     const bool last = t.reader->done();
     cluster::snapshot_chunk chunk = t.sender.next_chunk(std::move(items.value()), last);

@@ -61,7 +61,9 @@ class snapshot_streams {
  public:
   // `session_base` seeds the leader's session ids (the node's clock, so a
   // restarted leader does not reuse its predecessor's).
-  snapshot_streams(engine& e, uint32_t shard, raft::node_id self, uint64_t session_base);
+  // `chunk_bytes` below snapshot_chunk_bytes_max only in tests (more chunks).
+  snapshot_streams(engine& e, uint32_t shard, raft::node_id self, uint64_t session_base,
+                   size_t chunk_bytes = snapshot_chunk_bytes_max);
 
   // Leader: a snapshot message the core wants sent (taken out of a send effect).
   void on_core_snapshot(const raft::message& m);
@@ -98,6 +100,7 @@ class snapshot_streams {
   uint32_t shard_;
   raft::node_id self_;
   uint64_t next_session_;
+  size_t chunk_bytes_;
   std::map<raft::node_id, transfer> senders_;
   cluster::snapshot_receiver receiver_;
   raft::index_t installed_ = 0;  // the latest snapshot installed from a stream
