@@ -20,6 +20,15 @@
 // from the node's one timer (the ticks follow the environment's monotonic
 // clock, caught up before every lease read by the driver).
 //
+// Compaction and snapshots: every group compacts its log (compact_entries);
+// the Raft snapshot is metadata only. A follower behind the leader's
+// compacted prefix gets the shard streamed (actors/snapshot_stream.hpp): the
+// leader turns its core's snapshot message into chunks (snap_out to the
+// mux), the follower stages and installs them (snap_in) and only then steps
+// the snapshot message into its core. Raft snapshot messages from the wire
+// are dropped. At start, an install a crash interrupted is finished before
+// the state machine opens (storage/snapshot_stream.hpp).
+//
 // Actor safety: state is touched only by the shard actor.
 // Invariants: requests_ never holds more than shard_backlog_max entries
 // (beyond it the shard answers overloaded); every request is answered once;
@@ -152,8 +161,9 @@ struct shard_options {
   uint64_t compact_entries = shard_compact_entries_default;
 };
 
-// Opens the shard's state machine (recovering its applied index and schemas
-// from the engine) and its Raft state (persistent mode: the log store; a new
+// Finishes (or discards) a snapshot install a crash interrupted, opens the
+// shard's state machine (recovering its applied index and schemas from the
+// engine) and its Raft state (persistent mode: the log store; a new
 // group starts with this node as its only voter, and, when the engine already
 // holds documents applied up to index N, with its log starting after N), then
 // spawns the actor, which elects itself at once. The engine's error if
