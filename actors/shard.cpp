@@ -337,7 +337,7 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
                                                      *init.store_, now_ns);
   init.streams_ = std::make_unique<snapshot_streams>(
       *init.options_.engine_, init.options_.shard_id, init.options_.node_id,
-      static_cast<uint64_t>(now_ns) << 8);
+      static_cast<uint64_t>(now_ns) << 8, init.options_.snapshot_chunk_bytes);
   // A group of one: nobody else can lead, so no election timeout to wait.
   if (init.replica_->core().conf().voters ==
       std::vector<raft::node_id>{init.options_.node_id})

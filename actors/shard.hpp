@@ -159,6 +159,9 @@ struct shard_options {
   std::shared_ptr<environment> env{};  // the monotonic clock the ticks follow
   raft_timing timing{};
   uint64_t compact_entries = shard_compact_entries_default;
+  // Keys and values per streamed snapshot chunk (at most, and by default,
+  // snapshot_chunk_bytes_max); smaller only to exercise many chunks.
+  size_t snapshot_chunk_bytes = snapshot_chunk_bytes_max;
 };
 
 // Finishes (or discards) a snapshot install a crash interrupted, opens the

@@ -137,6 +137,9 @@ server_settings test_cluster::settings(size_t i) const {
   if (options_.compact_entries != 0)
     s.extra_args.push_back("--velocity.raft-compact-entries=" +
                            std::to_string(options_.compact_entries));
+  if (options_.snapshot_chunk_bytes != 0)
+    s.extra_args.push_back("--velocity.snapshot-chunk-bytes=" +
+                           std::to_string(options_.snapshot_chunk_bytes));
   return s;
 }
 

@@ -12,7 +12,8 @@
 // write meanwhile; a strong read through the resumed old leader returns that
 // write, never the older value (ReadIndex, not leases).
 //
-// Streamed snapshots: with raft-compact-entries=40, a node killed while the
+// Streamed snapshots: with raft-compact-entries=40 (and 4 KiB chunks, so a
+// transfer takes more chunks than the window holds), a node killed while the
 // others take hundreds of writes is behind their compacted logs; after its
 // restart it must install a streamed snapshot (its log says so), serve every
 // acknowledged write, and, once every node is stopped, hold byte-identical
@@ -652,6 +653,7 @@ CAF_TEST(a node that missed more writes than the logs keep catches up by a strea
   std::mt19937_64 random{seed};
   cluster_options options{"cluster-snapshot"};
   options.compact_entries = 40;
+  options.snapshot_chunk_bytes = 4096;  // a shard of ~45 KB travels in about a dozen chunks
   test_cluster cluster{options};
   auto started = cluster.start(cluster_wait_ms);
   CAF_REQUIRE_EQUAL(started.to_string(), "ok");
@@ -696,6 +698,8 @@ CAF_TEST(a node that missed more writes than the logs keep catches up by a strea
             << describe(final_groups.value()) << std::endl;
   stop_all(cluster);
   CAF_CHECK(log_mentions(cluster, victim, "installed a snapshot"));
+  // More chunks than the window: flow control was exercised.
+  CAF_CHECK(!log_mentions(cluster, victim, " 1 chunks)"));
   std::vector<stopped_node> stopped;
   for (size_t i = 0; i < cluster.size(); ++i)
     stopped.push_back(read_stopped(cluster, i, options.shards));
