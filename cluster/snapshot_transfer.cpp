@@ -12,6 +12,7 @@
 #include <exception>
 #include <utility>
 
+#include "cluster/raft/log_store.hpp"
 #include "protocols/check.hpp"
 #include "protocols/framing.hpp"
 #include "protocols/peer.capnp.h"
@@ -75,6 +76,29 @@ auto decode(std::string_view bytes, const char* what, Read read) -> decltype(rea
   }
 }
 
+void add_u64(std::string& out, uint64_t x) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(x >> shift));
+}
+
+// CRC-32C over the chunk's header and every item (column, lengths, bytes),
+// chained item by item so no copy of the chunk is made.
+uint32_t chunk_crc(const snapshot_chunk& c) {
+  std::string header;
+  for (uint64_t x : {c.session, c.seq, uint64_t{c.last}, c.leader_term, c.meta.index, c.meta.term})
+    add_u64(header, x);
+  for (raft::node_id id : c.meta.conf.voters) add_u64(header, id);
+  add_u64(header, 0);  // separates voters from learners
+  for (raft::node_id id : c.meta.conf.learners) add_u64(header, id);
+  uint32_t crc = raft::crc32c(header);
+  for (const stream_item& item : c.items) {
+    std::string lengths(1, static_cast<char>(item.col));
+    add_u64(lengths, item.key.size());
+    add_u64(lengths, item.value.size());
+    crc = raft::crc32c(item.value, raft::crc32c(item.key, raft::crc32c(lengths, crc)));
+  }
+  return crc;
+}
+
 status_or<snapshot_chunk> read_chunk(wire::SnapshotChunk::Reader in) {
   snapshot_chunk c;
   c.session = in.getSession();
@@ -99,6 +123,8 @@ status_or<snapshot_chunk> read_chunk(wire::SnapshotChunk::Reader in) {
     c.items.push_back(stream_item{static_cast<column>(item.getColumn()),
                                   string_of(item.getKey()), string_of(item.getValue())});
   }
+  if (chunk_crc(c) != in.getCrc())
+    return status{error_code::corruption, "snapshot chunk checksum mismatch"};
   return c;
 }
 
@@ -124,6 +150,7 @@ std::string encode_snapshot_chunk(const snapshot_chunk& chunk) {
     item.setKey(bytes_of(chunk.items[i].key));
     item.setValue(bytes_of(chunk.items[i].value));
   }
+  out.setCrc(chunk_crc(chunk));
   return to_bytes(builder);
 }
 

@@ -61,7 +61,8 @@ struct snapshot_ack {
 
 std::string encode_snapshot_chunk(const snapshot_chunk& chunk);
 // malformed naming the field (bad column, conf not well formed, no voter,
-// too many items), too_large above the frame limit.
+// too many items), too_large above the frame limit, corruption when the
+// chunk's CRC-32C (over its header and items) does not match.
 status_or<snapshot_chunk> decode_snapshot_chunk(std::string_view bytes);
 std::string encode_snapshot_ack(const snapshot_ack& ack);
 status_or<snapshot_ack> decode_snapshot_ack(std::string_view bytes);

@@ -67,6 +67,7 @@ struct SnapshotChunk {
   voters @6 :List(UInt64);
   learners @7 :List(UInt64);
   items @8 :List(SnapshotItem);  # in (column, key) order, at most 1 MiB in all
+  crc @9 :UInt32;             # CRC-32C over the fields above (cluster/snapshot_transfer.cpp)
 }
 
 struct SnapshotAck {

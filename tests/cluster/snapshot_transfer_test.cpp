@@ -70,6 +70,14 @@ CAF_TEST(the codec refuses malformed chunks) {
   stale_meta.leader_term = 1;  // below the snapshot's term
   CAF_CHECK_EQUAL(decode_snapshot_chunk(encode_snapshot_chunk(stale_meta)).error().code(),
                   error_code::malformed);
+  // A flipped byte inside a value is caught by the checksum.
+  snapshot_chunk valued = chunk(1, 0);
+  valued.items[0].value = std::string(64, 'v');
+  std::string bytes = encode_snapshot_chunk(valued);
+  const size_t at = bytes.find(std::string(64, 'v'));
+  CAF_REQUIRE(at != std::string::npos);
+  bytes[at + 10] = 'w';
+  CAF_CHECK_EQUAL(decode_snapshot_chunk(bytes).error().code(), error_code::corruption);
   // Every truncation of a valid chunk is refused or decodes, never crashes.
   const std::string good = encode_snapshot_chunk(chunk(1, 0));
   for (size_t n = 0; n < good.size(); n += 8) (void)decode_snapshot_chunk(good.substr(0, n));
