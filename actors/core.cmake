@@ -6,6 +6,7 @@ add_library(velocity_actors STATIC
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/log_writer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shard.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/snapshot_stream.cpp
   ${CMAKE_CURRENT_LIST_DIR}/router_actor.cpp
   ${CMAKE_CURRENT_LIST_DIR}/peer_mux.cpp
 )

@@ -220,6 +220,8 @@ status node::spawn_actors() {
   for (uint32_t id = 0; id < config_.shards; ++id) {
     shard_options shard_config{id, engine_, log_writer_};
     shard_config.node_id = config_.node_id;
+    shard_config.compact_entries = config_.compact_entries;
+    shard_config.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
     if (config_.clustered()) {
       shard_config.voters = cluster::replicas_of(id, member_ids, config_.replication_factor);
       shard_config.outbox = mux_;

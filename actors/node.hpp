@@ -82,6 +82,10 @@ struct node_config {
   // node holds a replica of every shard).
   uint32_t replication_factor = 3;
   raft_timing timing;
+  // Compact each shard's Raft log every this many applied entries (0: never).
+  uint64_t compact_entries = shard_compact_entries_default;
+  // Bytes per streamed snapshot chunk (4 KiB to snapshot_chunk_bytes_max).
+  size_t snapshot_chunk_bytes = snapshot_chunk_bytes_max;
   bool clustered() const { return members.size() > 1; }
 };
 

@@ -28,6 +28,8 @@ wire::PayloadKind to_wire(payload_kind kind) {
     case payload_kind::forward_request: return wire::PayloadKind::FORWARD_REQUEST;
     case payload_kind::forward_reply: return wire::PayloadKind::FORWARD_REPLY;
     case payload_kind::gossip: return wire::PayloadKind::GOSSIP;
+    case payload_kind::snapshot_chunk: return wire::PayloadKind::SNAPSHOT_CHUNK;
+    case payload_kind::snapshot_ack: return wire::PayloadKind::SNAPSHOT_ACK;
   }
   return wire::PayloadKind::RAFT;
 }
@@ -39,6 +41,8 @@ bool from_wire(wire::PayloadKind kind, payload_kind& out) {
     case wire::PayloadKind::FORWARD_REQUEST: out = payload_kind::forward_request; return true;
     case wire::PayloadKind::FORWARD_REPLY: out = payload_kind::forward_reply; return true;
     case wire::PayloadKind::GOSSIP: out = payload_kind::gossip; return true;
+    case wire::PayloadKind::SNAPSHOT_CHUNK: out = payload_kind::snapshot_chunk; return true;
+    case wire::PayloadKind::SNAPSHOT_ACK: out = payload_kind::snapshot_ack; return true;
   }
   return false;
 }

@@ -101,6 +101,24 @@ void deliver_raft(mux_pointer self, const peer_message& in) {
   }
 }
 
+void send_snapshot_wire(mux_pointer self, snapshot_wire& out) {
+  if (!self->state.transport_) return;
+  peer_message m;
+  m.to = out.peer;
+  m.kind = out.ack ? payload_kind::snapshot_ack : payload_kind::snapshot_chunk;
+  m.shard = out.shard;
+  m.payload = std::move(out.payload);
+  self->send(self->state.transport_, peer_send_atom::value, std::move(m));
+}
+
+// The shard decodes (and checks) the payload itself.
+void deliver_snapshot_wire(mux_pointer self, const peer_message& in) {
+  auto& st = self->state;
+  if (in.shard >= st.shards_.size() || !st.shards_[in.shard]) return;
+  self->send(st.shards_[in.shard], snap_in_atom::value,
+             snapshot_wire{in.shard, in.from, in.kind == payload_kind::snapshot_ack, in.payload});
+}
+
 void reply_forward(mux_pointer self, const peer_message& request, const reply& result) {
   peer_message out;
   out.to = request.from;
@@ -163,6 +181,7 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
   self->delayed_send(self, std::chrono::milliseconds{options.tick_ms}, mux_tick_atom::value);
   return {
       [=](raft_out_atom, raft_messages& out) { on_raft_out(self, out); },
+      [=](snap_out_atom, snapshot_wire& out) { send_snapshot_wire(self, out); },
       [=](peer_deliver_atom, const peer_message& in) {
         switch (in.kind) {
           case payload_kind::raft:
@@ -176,6 +195,10 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
             break;
           case payload_kind::gossip:
             break;  // membership gossip: issue 10
+          case payload_kind::snapshot_chunk:
+          case payload_kind::snapshot_ack:
+            deliver_snapshot_wire(self, in);
+            break;
         }
       },
       [=](forward_atom, forwarded_command& f) -> caf::typed_response_promise<shard_reply> {

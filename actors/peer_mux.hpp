@@ -16,6 +16,10 @@
 //       the waiting router requests.
 //   timer: every tick_ms, raft_tick to every local shard (one timer per node,
 //       not one per group).
+//   shards --snap_out--> mux --snapshotChunk / snapshotAck envelope--> the
+//       node's mux --snap_in--> its shard: streamed snapshots
+//       (actors/snapshot_stream.hpp), sent at once, not batched (each chunk
+//       is up to 1 MiB; the sender bounds how many are in flight).
 //
 // Nodes never hold each other's CAF handles: everything between nodes is a
 // peer_message. A simulation replaces the transport by a network actor with
@@ -72,6 +76,7 @@ struct peer_mux_attachment {
 
 using peer_mux_actor = caf::typed_actor<
     caf::reacts_to<raft_out_atom, raft_messages>,                          // from shards
+    caf::reacts_to<snap_out_atom, snapshot_wire>,                          // from shards
     caf::reacts_to<peer_deliver_atom, peer_message>,                      // from the transport
     caf::replies_to<forward_atom, forwarded_command>::with<shard_reply>,  // from the router
     caf::reacts_to<mux_flush_atom>, caf::reacts_to<mux_tick_atom>,         // to itself

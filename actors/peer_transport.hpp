@@ -49,7 +49,15 @@ namespace velocity {
 class environment;  // actors/environment.hpp
 
 // What a peer message carries; mirrors wire::PayloadKind value for value.
-enum class payload_kind : uint8_t { raft, forward_request, forward_reply, gossip };
+// snapshot_chunk / snapshot_ack: a streamed snapshot of a shard (cluster/snapshot_transfer.hpp).
+enum class payload_kind : uint8_t {
+  raft,
+  forward_request,
+  forward_reply,
+  gossip,
+  snapshot_chunk,
+  snapshot_ack,
+};
 
 struct peer_message {
   raft::node_id from = 0;  // set by the sending transport to its own id

@@ -13,15 +13,16 @@
 #include "cluster/replica_start.hpp"
 #include "command/command_codec.hpp"
 #include "spdlog/spdlog.h"
+#include "storage/snapshot_stream.hpp"
 #include "storage/state_machine.hpp"
 
 namespace velocity {
 
 namespace {
 
-// Entries applied between log compactions. The state machine's data is
-// the snapshot (it lives in the engine), so compaction only drops the log.
-constexpr uint64_t shard_compact_entries = 10'000;
+// Bytes of entries applied between log compactions (or shard_options::
+// compact_entries entries). The state machine's data lives in the engine,
+// so the Raft snapshot is metadata only and compaction only drops the log.
 constexpr uint64_t shard_compact_bytes = 64ull << 20;
 
 // A request waiting for the driver's answer. `cmd` is kept so the leader
@@ -38,6 +39,7 @@ struct shard_state {
   std::shared_ptr<raft::log_store> store_;  // the driver refers to it
   std::unique_ptr<cluster::replica> replica_;
   std::vector<cluster::effect> effects_;  // carry_out's batch, kept for its capacity
+  std::unique_ptr<snapshot_streams> streams_;  // streamed snapshots, both directions
   std::unordered_map<uint64_t, pending_request> requests_;
   uint64_t next_request_ = 0;
   bool flush_scheduled_ = false;  // a shard_flush_atom is in the mailbox
@@ -123,6 +125,14 @@ void persist(shard_pointer self, cluster::effect& fx) {
 
 void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
   auto& st = self->state;
+  if (e.index <= st.machine_->applied_index()) {
+    // Held already: a streamed snapshot brought a state newer than its Raft
+    // index (actors/snapshot_stream.hpp). The entry is in that state; its
+    // reply is not.
+    answer(self, request, error_reply({error_code::timeout,
+                                       "outcome unknown: the entry arrived in a snapshot"}));
+    return;
+  }
   // The leader's no-op of a new term and membership changes carry no command.
   if (e.kind != raft::entry_kind::normal || e.data.empty()) return;
   if (st.failure_) {
@@ -178,25 +188,55 @@ void note_leader(shard_pointer self) {
   st.term_seen_ = core.term();
 }
 
+// Sends what the snapshot streams want sent.
+void send_streams(shard_pointer self) {
+  auto& st = self->state;
+  for (snapshot_wire& out : st.streams_->take_outgoing())
+    if (st.options_.outbox) self->send(st.options_.outbox, snap_out_atom::value, std::move(out));
+}
+
+// A send effect: the core's snapshot messages become snapshot streams (the
+// Raft snapshot is metadata only; the data follows from the engine), the
+// rest goes to the mux.
+void send_messages(shard_pointer self, std::vector<raft::message>& messages) {
+  auto& st = self->state;
+  if (!st.options_.outbox) return;
+  std::vector<raft::message> rest;
+  for (raft::message& m : messages) {
+    if (m.type == raft::message_type::snapshot_chunk) st.streams_->on_core_snapshot(m);
+    else rest.push_back(std::move(m));
+  }
+  if (!rest.empty())
+    self->send(st.options_.outbox, raft_out_atom::value,
+               raft_messages{st.options_.shard_id, std::move(rest)});
+  send_streams(self);
+}
+
 // Carries out the driver's effects, in order, until it has none left.
 void carry_out(shard_pointer self) {
   auto& st = self->state;
   note_leader(self);
+  // Moved out while in use, so a nested carry_out could never clear the
+  // batch being walked; its capacity returns to the state at the end.
+  std::vector<cluster::effect> batch = std::move(st.effects_);
   while (st.replica_->has_effects()) {
-    st.replica_->take_effects(st.effects_);
-    for (cluster::effect& fx : st.effects_) {
+    st.replica_->take_effects(batch);
+    for (cluster::effect& fx : batch) {
       switch (fx.type) {
         case cluster::effect::kind::send:
-          if (st.options_.outbox)
-            self->send(st.options_.outbox, raft_out_atom::value,
-                       raft_messages{st.options_.shard_id, std::move(fx.messages)});
+          send_messages(self, fx.messages);
           break;
         case cluster::effect::kind::persist:
           persist(self, fx);
           break;
         case cluster::effect::kind::restore:
-          fail_shard(self, {error_code::internal,
-                            shard_name(st) + ": installing a leader's snapshot is not supported"});
+          // The stream installed the state before the snapshot message was
+          // stepped (on_snapshot_wire); anything else is a bug.
+          if (!st.streams_->holds(fx.snapshot->meta.index, st.machine_->applied_index()))
+            fail_shard(self, {error_code::internal,
+                              shard_name(st) + ": the core installed snapshot " +
+                                  std::to_string(fx.snapshot->meta.index) +
+                                  " that the state machine does not hold"});
           break;
         case cluster::effect::kind::apply:
           apply_entry(self, fx.entry, fx.request);
@@ -214,8 +254,32 @@ void carry_out(shard_pointer self) {
           break;
       }
     }
-    st.effects_.clear();
+    batch.clear();
   }
+  st.effects_ = std::move(batch);
+}
+
+// A snapshot stream chunk or ack from another replica of the group.
+void on_snapshot_wire(shard_pointer self, const snapshot_wire& in) {
+  auto& st = self->state;
+  if (st.failure_) return;
+  if (in.ack) {
+    st.streams_->on_ack(in.peer, in.payload);
+  } else {
+    auto got = st.streams_->on_chunk(in.peer, in.payload, st.replica_->core().term(),
+                                     st.machine_->applied_index());
+    if (!got.error.ok()) {
+      fail_shard(self, {error_code::io_error, shard_name(st) + ": snapshot install failed: " +
+                                                  got.error.message()});
+    } else if (got.reopen && !st.machine_->open().ok()) {
+      fail_shard(self, {error_code::corruption,
+                        shard_name(st) + ": cannot reopen after a snapshot install"});
+    } else if (got.step) {
+      st.replica_->step(*got.step);
+    }
+  }
+  send_streams(self);
+  carry_out(self);
 }
 
 void handle_request(shard_pointer self, command cmd,
@@ -255,11 +319,12 @@ cluster::replica_config replica_config_for(const shard_options& options) {
   cfg.raft.election_ticks = options.timing.election_ticks;
   cfg.raft.heartbeat_ticks = options.timing.heartbeat_ticks;
   cfg.tick_ns = int64_t{options.timing.tick_ms} * 1'000'000;
-  // A group of several replicas would have to send a lagging follower the
-  // state behind a compacted log prefix: streamed snapshots are not built
-  // yet, so such groups keep their whole log.
-  cfg.compact_entries = alone(options) ? shard_compact_entries : 0;
-  cfg.compact_bytes = alone(options) ? shard_compact_bytes : 0;
+  // A lagging follower of a replicated group gets the shard streamed
+  // (actors/snapshot_stream.hpp); a quarter of the threshold stays in the
+  // log so one a little behind catches up by appends instead.
+  cfg.compact_entries = options.compact_entries;
+  cfg.compact_bytes = options.compact_entries == 0 ? 0 : shard_compact_bytes;
+  cfg.compact_keep_entries = alone(options) ? 0 : options.compact_entries / 4;
   cfg.volatile_log = !options.log_writer;
   cfg.batch_requests = true;
   return cfg;
@@ -268,15 +333,18 @@ cluster::replica_config replica_config_for(const shard_options& options) {
 shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
                                       std::shared_ptr<state_machine> machine,
                                       std::shared_ptr<raft::log_store> store,
-                                      std::shared_ptr<raft::durable_state> durable) {
+                                      std::shared_ptr<cluster::start_state> start) {
   auto& init = self->state;
   init.options_ = std::move(options);
   init.machine_ = std::move(machine);
   init.store_ = std::move(store);
   int64_t now_ns = init.options_.env ? init.options_.env->monotonic_ns() : 0;
-  init.replica_ = std::make_unique<cluster::replica>(
-      replica_config_for(init.options_), std::move(*durable), init.machine_->applied_index(),
-      *init.store_, now_ns);
+  init.replica_ = std::make_unique<cluster::replica>(replica_config_for(init.options_),
+                                                     std::move(start->state), start->applied,
+                                                     *init.store_, now_ns);
+  init.streams_ = std::make_unique<snapshot_streams>(
+      *init.options_.engine_, init.options_.shard_id, init.options_.node_id,
+      static_cast<uint64_t>(now_ns) << 8, init.options_.snapshot_chunk_bytes);
   // A group of one: nobody else can lead, so no election timeout to wait.
   if (init.replica_->core().conf().voters ==
       std::vector<raft::node_id>{init.options_.node_id})
@@ -305,15 +373,22 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
       [=](raft_step_atom, const raft_messages& in) {
         auto& st = self->state;
         if (st.failure_) return;
-        for (const raft::message& m : in.messages) st.replica_->step(m);
+        for (const raft::message& m : in.messages) {
+          // Snapshot messages never travel as Raft messages: this node steps
+          // one only once a stream installed its state (on_snapshot_wire).
+          if (m.type != raft::message_type::snapshot_chunk) st.replica_->step(m);
+        }
         carry_out(self);
       },
       [=](raft_tick_atom) {
         auto& st = self->state;
         if (st.failure_ || !st.options_.env) return;
         st.replica_->tick_to(st.options_.env->monotonic_ns());
+        st.streams_->tick(st.replica_->core().current_role() == raft::role::leader);
+        send_streams(self);
         carry_out(self);
       },
+      [=](snap_in_atom, const snapshot_wire& in) { on_snapshot_wire(self, in); },
       [=](schema_atom, const std::string& collection) {
         auto* found = self->state.machine_->find_schema(collection);
         return found ? schema_reply{*found} : schema_reply{};
@@ -366,7 +441,7 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
 // Loads the shard's Raft state (persistent mode) and lets
 // cluster/replica_start.hpp decide where the group starts; a new group's
 // state is made durable before the shard runs.
-status_or<raft::durable_state> initial_state(const shard_options& options,
+status_or<cluster::start_state> initial_state(const shard_options& options,
                                              raft::log_store& store, uint64_t applied) {
   const bool persistent = static_cast<bool>(options.log_writer);
   std::optional<raft::durable_state> held;
@@ -387,7 +462,7 @@ status_or<raft::durable_state> initial_state(const shard_options& options,
     first.must_sync = true;
     if (auto written = store.persist(first); !written.ok()) return written;
   }
-  return std::move(start->state);
+  return std::move(start.value());
 }
 
 }  // namespace
@@ -399,6 +474,15 @@ status_or<shard_actor> spawn_shard(caf::actor_system& system, shard_options opti
                   "a shard replicated on several nodes needs persistent mode, a peer outbox "
                   "and a clock"};
   auto name = "shard " + std::to_string(options.shard_id);
+  // A snapshot install the node stopped in finishes (or its staging is
+  // dropped) before the state machine looks at the shard.
+  auto recovered = recover_install(*options.engine_, options.shard_id);
+  if (!recovered.ok())
+    return status{recovered.error().code(),
+                  name + ": cannot recover a snapshot install: " + recovered.error().message()};
+  if (recovered.value())
+    spdlog::info("{}: finished a snapshot install (Raft index {}) that a restart interrupted",
+                 name, recovered.value()->index);
   auto machine = std::make_shared<state_machine>(*options.engine_, options.shard_id);
   if (auto st = machine->open(); !st.ok())
     return status{st.code(), name + ": cannot recover: " + st.message()};
@@ -408,7 +492,7 @@ status_or<shard_actor> spawn_shard(caf::actor_system& system, shard_options opti
     return status{durable.error().code(),
                   name + ": cannot recover its Raft log: " + durable.error().message()};
   return system.spawn(shard_impl, std::move(options), std::move(machine), std::move(store),
-                      std::make_shared<raft::durable_state>(std::move(durable.value())));
+                      std::make_shared<cluster::start_state>(std::move(durable.value())));
 }
 
 }  // namespace velocity

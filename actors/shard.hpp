@@ -20,6 +20,15 @@
 // from the node's one timer (the ticks follow the environment's monotonic
 // clock, caught up before every lease read by the driver).
 //
+// Compaction and snapshots: every group compacts its log (compact_entries);
+// the Raft snapshot is metadata only. A follower behind the leader's
+// compacted prefix gets the shard streamed (actors/snapshot_stream.hpp): the
+// leader turns its core's snapshot message into chunks (snap_out to the
+// mux), the follower stages and installs them (snap_in) and only then steps
+// the snapshot message into its core. Raft snapshot messages from the wire
+// are dropped. At start, an install a crash interrupted is finished before
+// the state machine opens (storage/snapshot_stream.hpp).
+//
 // Actor safety: state is touched only by the shard actor.
 // Invariants: requests_ never holds more than shard_backlog_max entries
 // (beyond it the shard answers overloaded); every request is answered once;
@@ -36,6 +45,7 @@
 
 #include "actors/environment.hpp"
 #include "actors/log_writer.hpp"
+#include "actors/snapshot_stream.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/allowed_unsafe_message_type.hpp"
 #include "caf/atom.hpp"
@@ -71,9 +81,11 @@ struct raft_messages {
   std::vector<raft::message> messages;
 };
 
-// Where a shard replica sends its Raft messages: the node's peer mux, which
-// batches them per destination node and hands them to the peer transport.
-using raft_outbox_actor = caf::typed_actor<caf::reacts_to<raft_out_atom, raft_messages>>;
+// Where a shard replica sends its Raft messages and snapshot stream chunks
+// and acks: the node's peer mux, which batches Raft messages per destination
+// node and hands everything to the peer transport.
+using raft_outbox_actor = caf::typed_actor<caf::reacts_to<raft_out_atom, raft_messages>,
+                                           caf::reacts_to<snap_out_atom, snapshot_wire>>;
 
 // Raft timing of every group of a node. The lease assumption (raft.hpp): the
 // nodes' clocks tick at rates within election_ticks / lease_ticks of each other.
@@ -82,6 +94,13 @@ struct raft_timing {
   uint32_t election_ticks = 10;  // election timeout: [10, 20) ticks = 1-2 s
   uint32_t heartbeat_ticks = 1;
 };
+
+// Log compaction of every group of a node: a replica compacts once this many
+// entries were applied since its last snapshot (0: never). A replicated
+// group keeps a quarter of them below its applied index, so a follower a
+// little behind still catches up by appends; one further behind gets the
+// shard streamed (actors/snapshot_stream.hpp).
+inline constexpr uint64_t shard_compact_entries_default = 10'000;
 
 struct shard_request {
   command cmd;
@@ -133,7 +152,9 @@ using shard_actor =
                      // From the peer mux: messages from the group's other replicas.
                      caf::reacts_to<raft_step_atom, raft_messages>,
                      // From the node's one timer: deliver the elapsed Raft ticks.
-                     caf::reacts_to<raft_tick_atom>>;
+                     caf::reacts_to<raft_tick_atom>,
+                     // From the peer mux: a snapshot stream chunk or ack of another replica.
+                     caf::reacts_to<snap_in_atom, snapshot_wire>>;
 
 struct shard_options {
   uint32_t shard_id = 0;
@@ -149,10 +170,15 @@ struct shard_options {
   raft_outbox_actor outbox{};
   std::shared_ptr<environment> env{};  // the monotonic clock the ticks follow
   raft_timing timing{};
+  uint64_t compact_entries = shard_compact_entries_default;
+  // Keys and values per streamed snapshot chunk (at most, and by default,
+  // snapshot_chunk_bytes_max); smaller only to exercise many chunks.
+  size_t snapshot_chunk_bytes = snapshot_chunk_bytes_max;
 };
 
-// Opens the shard's state machine (recovering its applied index and schemas
-// from the engine) and its Raft state (persistent mode: the log store; a new
+// Finishes (or discards) a snapshot install a crash interrupted, opens the
+// shard's state machine (recovering its applied index and schemas from the
+// engine) and its Raft state (persistent mode: the log store; a new
 // group starts with this node as its only voter, and, when the engine already
 // holds documents applied up to index N, with its log starting after N), then
 // spawns the actor, which elects itself at once. The engine's error if

@@ -19,6 +19,7 @@ replica::replica(const replica_config& config, raft::durable_state state, raft::
       applied_(std::max(applied, core_.snapshot_info().index)),
       next_tick_ns_(now_ns + config.tick_ns) {
   VELOCITY_CHECK_LT(0, config.tick_ns);
+  VELOCITY_CHECK(config.compact_entries == 0 || config.compact_keep_entries < config.compact_entries);
   drive();
 }
 
@@ -328,11 +329,12 @@ void replica::maybe_capture() {
   if (capture_asked_ || config_.compact_entries == 0) return;
   const raft::index_t since = applied_ - core_.snapshot_info().index;
   if (since < config_.compact_entries && bytes_since_snapshot_ < config_.compact_bytes) return;
+  if (since <= config_.compact_keep_entries) return;
   if (core_.applied_index() != applied_) return;
   capture_asked_ = true;
   effect capture;
   capture.type = effect::kind::capture;
-  capture.index = applied_;
+  capture.index = applied_ - config_.compact_keep_entries;
   effects_.push_back(std::move(capture));
 }
 

@@ -19,7 +19,11 @@
 //                read index)
 //     fail     : answer `request` with this error
 //     capture  : capture the application's state at applied index `index`
-//                and call compact(index, data) (log compaction)
+//                and call compact(index, data) (log compaction); `index`
+//                is the applied index less compact_keep_entries. A shell
+//                whose state lives in its engine (the shard) passes no data:
+//                its Raft snapshot is metadata only, and a lagging follower
+//                gets the state streamed (cluster/snapshot_transfer.hpp)
 //
 // One liberty with the contract's order, taken here and nowhere else: the
 // committed entries of a ready that must sync are applied (and its reads
@@ -70,6 +74,11 @@ struct replica_config {
   // their bytes exceed compact_bytes. 0 disables compaction.
   uint64_t compact_entries = 10'000;
   uint64_t compact_bytes = 64ull << 20;
+  // Entries kept below the applied index when compacting (the capture
+  // effect's index is applied - compact_keep_entries), so a follower a little
+  // behind still catches up by appends rather than a streamed snapshot.
+  // REQUIRES: below compact_entries when compaction is on.
+  uint64_t compact_keep_entries = 0;
   // Batching: propose and read only queue work in the core; the shell calls
   // flush() once per batch of requests (e.g. after its mailbox's requests),
   // so one ready, one write and one fsync cover them all.

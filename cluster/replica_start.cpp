@@ -35,13 +35,15 @@ status_or<start_state> replica_start_state(std::optional<raft::durable_state> he
                     "the data directory holds a Raft group with voters " + id_list(held_voters) +
                         " but the configuration makes it " + id_list(voters) +
                         " (a single node's data cannot join a cluster, nor the reverse)"};
-    return start_state{std::move(*held), false};
+    const raft::index_t committed = std::max(held->hard.commit, held->snap.meta.index);
+    const raft::index_t start_applied = std::min(applied, committed);
+    return start_state{std::move(*held), false, start_applied};
   }
   if (applied > 0 && voters.size() > 1)
     return status{error_code::invalid_argument,
                   "the engine holds documents up to log index " + std::to_string(applied) +
                       " but no Raft log: it cannot join a group of several replicas"};
-  start_state out{raft::bootstrap_state(std::move(voters)), true};
+  start_state out{raft::bootstrap_state(std::move(voters)), true, applied};
   if (applied > 0) {
     out.state.snap.meta.index = applied;
     out.state.snap.meta.term = 1;

@@ -27,6 +27,8 @@ enum PayloadKind {
   forwardRequest @1;  # a client request forwarded to the node that can serve it
   forwardReply @2;    # the answer to a forwardRequest with the same correlation
   gossip @3;          # membership / liveness gossip
+  snapshotChunk @4;   # a SnapshotChunk of shard `shard`'s state, leader -> follower
+  snapshotAck @5;     # a SnapshotAck for it, follower -> leader
 }
 
 struct Envelope {
@@ -43,4 +45,34 @@ struct PeerFrame {
     hello @0 :Hello;
     envelope @1 :Envelope;
   }
+}
+
+# Streamed snapshots (docs/peer-protocol.md, "Snapshot streams"). A Raft
+# snapshot is metadata only; these carry the shard's state machine columns.
+
+# One key of a state machine column (meta 0, documents 1, indexes 2).
+struct SnapshotItem {
+  column @0 :UInt8;
+  key @1 :Data;
+  value @2 :Data;
+}
+
+struct SnapshotChunk {
+  session @0 :UInt64;         # chosen by the leader; seq 0 starts a session
+  seq @1 :UInt64;             # 0, 1, 2... in order
+  last @2 :Bool;              # no chunk follows
+  leaderTerm @3 :UInt64;      # the sender's Raft term
+  index @4 :UInt64;           # the Raft snapshot the data covers: index, term,
+  term @5 :UInt64;            # and membership (sorted, unique, disjoint, no 0)
+  voters @6 :List(UInt64);
+  learners @7 :List(UInt64);
+  items @8 :List(SnapshotItem);  # in (column, key) order, at most 1 MiB in all
+  crc @9 :UInt32;             # CRC-32C over the fields above (cluster/snapshot_transfer.cpp)
+}
+
+struct SnapshotAck {
+  session @0 :UInt64;
+  seq @1 :UInt64;             # every chunk up to seq is staged
+  reject @2 :Bool;            # the session is over; the leader starts again
+  installed @3 :Bool;         # the follower's state machine holds the snapshot
 }

@@ -52,6 +52,8 @@ struct velocityd_config : caf::actor_system_config {
   int64_t replication_factor = 3;
   int64_t raft_tick_ms = 100;
   int64_t election_ticks = 10;
+  int64_t raft_compact_entries = static_cast<int64_t>(velocity::shard_compact_entries_default);
+  int64_t snapshot_chunk_bytes = static_cast<int64_t>(velocity::snapshot_chunk_bytes_max);
 
   velocityd_config() {
     caf::config_option_adder{custom_options_, "velocity"}
@@ -68,7 +70,11 @@ struct velocityd_config : caf::actor_system_config {
         .add(cluster_id, "cluster-id", "peers of another cluster id are refused")
         .add(replication_factor, "replication-factor", "replicas per shard")
         .add(raft_tick_ms, "raft-tick-ms", "one Raft tick")
-        .add(election_ticks, "election-ticks", "election timeout in ticks (randomized up to 2x)");
+        .add(election_ticks, "election-ticks", "election timeout in ticks (randomized up to 2x)")
+        .add(raft_compact_entries, "raft-compact-entries",
+             "compact a shard's Raft log every N applied entries (0 = never)")
+        .add(snapshot_chunk_bytes, "snapshot-chunk-bytes",
+             "bytes per streamed snapshot chunk (4096..1048576)");
     set("scheduler.max-threads", 2);  // two cores; CAF's default is max(cores, 4)
     load<caf::io::middleman>();
   }
@@ -101,6 +107,16 @@ velocity::status_or<velocity::node_config> to_node_config(const velocityd_config
     return velocity::status{error_code::invalid_argument,
                             "velocity.replication-factor must be 1..7, raft-tick-ms 1..60000 "
                             "and election-ticks 3..1000"};
+  if (cfg.raft_compact_entries != 0 &&
+      (cfg.raft_compact_entries < 8 || cfg.raft_compact_entries > 1'000'000'000))
+    return velocity::status{error_code::invalid_argument,
+                            "velocity.raft-compact-entries must be 0 or 8..1000000000, got " +
+                                std::to_string(cfg.raft_compact_entries)};
+  if (cfg.snapshot_chunk_bytes < 4096 ||
+      cfg.snapshot_chunk_bytes > static_cast<int64_t>(velocity::snapshot_chunk_bytes_max))
+    return velocity::status{error_code::invalid_argument,
+                            "velocity.snapshot-chunk-bytes must be 4096..1048576, got " +
+                                std::to_string(cfg.snapshot_chunk_bytes)};
   auto members = velocity::parse_members(cfg.members);
   if (!members.ok()) return members.error();
   out.node_id = static_cast<velocity::raft::node_id>(cfg.node_id);
@@ -109,6 +125,8 @@ velocity::status_or<velocity::node_config> to_node_config(const velocityd_config
   out.replication_factor = static_cast<uint32_t>(cfg.replication_factor);
   out.timing.tick_ms = static_cast<uint32_t>(cfg.raft_tick_ms);
   out.timing.election_ticks = static_cast<uint32_t>(cfg.election_ticks);
+  out.compact_entries = static_cast<uint64_t>(cfg.raft_compact_entries);
+  out.snapshot_chunk_bytes = static_cast<size_t>(cfg.snapshot_chunk_bytes);
   out.host = cfg.host;
   out.port = static_cast<uint16_t>(cfg.port);
   out.http_port = static_cast<uint16_t>(cfg.http_port);

@@ -71,6 +71,7 @@ inline shard_actor::behavior_type silent_shard(shard_actor::pointer self) {
       [=](shard_flush_atom) {},
       [=](raft_step_atom, const raft_messages&) {},
       [=](raft_tick_atom) {},
+      [=](snap_in_atom, const snapshot_wire&) {},
   };
 }
 

@@ -41,3 +41,30 @@ CAF_TEST(held state of the configured group is kept and of another group refused
   CAF_CHECK(message.find("voters {1} but the configuration makes it {1,2,3}") !=
             std::string::npos);
 }
+
+CAF_TEST(a state machine ahead of its held log starts the core at the committed index) {
+  // A streamed snapshot install finished, but the node stopped before its
+  // core persisted the snapshot: the state machine is at 90, the log ends
+  // at 12 (with uncommitted entries above the commit index 10).
+  auto held = raft::bootstrap_state({1, 2, 3});
+  held.hard = raft::hard_state{2, 1, 10};
+  for (raft::index_t i = 1; i <= 12; ++i) held.entries.push_back(raft::entry{1, i, raft::entry_kind::normal, {}});
+  auto start = replica_start_state(held, {1, 2, 3}, 90);
+  CAF_REQUIRE(start.ok());
+  CAF_CHECK_EQUAL(start->applied, 10u);
+  // An ordinary restart keeps the state machine's applied index.
+  auto ordinary = replica_start_state(held, {1, 2, 3}, 7);
+  CAF_REQUIRE(ordinary.ok());
+  CAF_CHECK_EQUAL(ordinary->applied, 7u);
+  // The snapshot index counts as committed.
+  held.snap.meta.index = 30;
+  held.snap.meta.term = 2;
+  held.entries.clear();
+  held.hard.commit = 0;
+  auto snap = replica_start_state(held, {1, 2, 3}, 90);
+  CAF_REQUIRE(snap.ok());
+  CAF_CHECK_EQUAL(snap->applied, 30u);
+  auto fresh = replica_start_state(std::nullopt, {1}, 5);
+  CAF_REQUIRE(fresh.ok());
+  CAF_CHECK_EQUAL(fresh->applied, 5u);
+}

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster/replica.hpp"
+#include "command/keys.hpp"
 #include "storage/memory_engine.hpp"
 
 using namespace velocity;
@@ -434,4 +435,84 @@ CAF_TEST(a leadership transfer through the driver hands the lead to the target) 
   CAF_CHECK_EQUAL(h.leader(), target);
   status refused = h.nodes.at(lead).driver->transfer_leadership(lead);
   CAF_CHECK_EQUAL(refused.code(), error_code::not_leader);
+}
+
+CAF_TEST(a replicated group compacts below its applied index and bounds its durable log) {
+  replica_config cfg = base_config();
+  cfg.compact_entries = 10;
+  cfg.compact_keep_entries = 4;
+  harness h({1, 2, 3}, cfg);
+  const raft::node_id lead = h.elect();
+  CAF_REQUIRE(lead != raft::no_node);
+  node& l = h.nodes.at(lead);
+  for (uint64_t r = 1; r <= 60; ++r) {
+    CAF_REQUIRE(l.driver->propose(r, "v").ok());
+    h.settle();
+  }
+  for (auto& [id, n] : h.nodes) {
+    CAF_REQUIRE(!n.captures.empty());
+    const raft::index_t snap = n.driver->core().snapshot_info().index;
+    CAF_CHECK_EQUAL(snap, n.captures.back());
+    // The capture keeps compact_keep_entries entries below the applied index.
+    CAF_CHECK(n.driver->core().last_index() - snap >= 4u);
+    CAF_CHECK(n.driver->core().last_index() - snap <= 14u);
+    scan_options range;
+    range.lower = keys::shard_prefix(1);
+    range.upper = keys::range_end(range.lower);
+    size_t durable_entries = 0;
+    for (auto it = n.disk->scan(column::raft_log, range); it->valid(); it->next())
+      ++durable_entries;
+    CAF_CHECK(durable_entries <= 14u);
+  }
+}
+
+CAF_TEST(a follower behind the compacted log gets a metadata only snapshot and catches up) {
+  replica_config cfg = base_config();
+  cfg.compact_entries = 10;
+  cfg.compact_keep_entries = 2;
+  harness h({1, 2, 3}, cfg);
+  const raft::node_id lead = h.elect();
+  CAF_REQUIRE(lead != raft::no_node);
+  const raft::node_id lagging = lead == 3 ? 2 : 3;
+  h.isolated.insert(lagging);
+  node& l = h.nodes.at(lead);
+  for (uint64_t r = 1; r <= 40; ++r) {
+    CAF_REQUIRE(l.driver->propose(r, "v").ok());
+    h.settle();
+  }
+  CAF_REQUIRE(l.driver->core().snapshot_info().index > 0u);
+  h.isolated.clear();
+  bool saw_snapshot = false;
+  for (int i = 0; i < 100 && !saw_snapshot; ++i) {
+    h.advance_ms(1);
+    for (const auto& m : h.wire) saw_snapshot |= m.type == raft::message_type::snapshot_chunk;
+    const auto& order = h.nodes.at(lagging).order;
+    saw_snapshot |= std::find(order.begin(), order.end(), "restore") != order.end();
+  }
+  CAF_CHECK(saw_snapshot);
+  h.advance_ms(20);
+  node& f = h.nodes.at(lagging);
+  const auto& order = f.order;
+  CAF_CHECK(std::find(order.begin(), order.end(), "restore") != order.end());
+  CAF_CHECK_EQUAL(f.driver->applied(), l.driver->applied());
+}
+
+CAF_TEST(a compaction of the durable log is one range delete not a delete per entry) {
+  memory_engine disk;
+  raft::log_store store(disk, 1);
+  raft::ready grow;
+  grow.snap = raft::bootstrap_state({1}).snap;
+  grow.snapshot_from_leader = true;
+  for (raft::index_t i = 1; i <= 10'000; ++i) grow.entries.push_back(raft::entry{1, i, raft::entry_kind::normal, {}});
+  grow.must_sync = true;
+  CAF_REQUIRE(store.persist(grow).ok());
+  raft::ready compact;
+  compact.snap = raft::snapshot{raft::snapshot_meta{9'990, 1, raft::membership{{1}, {}}}, std::string{}};
+  write_batch batch;
+  store.stage(compact, batch);
+  CAF_CHECK(batch.size() <= 2u);
+  CAF_REQUIRE(disk.write(batch).ok());
+  auto loaded = store.load();
+  CAF_REQUIRE(loaded.ok());
+  CAF_CHECK_EQUAL(loaded->entries.size(), 10u);
 }

@@ -124,6 +124,12 @@ server_settings test_cluster::settings(size_t i) const {
                   "--velocity.shards=" + std::to_string(options_.shards),
                   "--velocity.raft-tick-ms=" + std::to_string(options_.raft_tick_ms),
                   "--velocity.election-ticks=" + std::to_string(options_.election_ticks)};
+  if (options_.compact_entries != 0)
+    s.extra_args.push_back("--velocity.raft-compact-entries=" +
+                           std::to_string(options_.compact_entries));
+  if (options_.snapshot_chunk_bytes != 0)
+    s.extra_args.push_back("--velocity.snapshot-chunk-bytes=" +
+                           std::to_string(options_.snapshot_chunk_bytes));
   return s;
 }
 

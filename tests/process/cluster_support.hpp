@@ -35,6 +35,10 @@ struct cluster_options {
   // Peers reach each other through a tcp_proxy per direction (node i dialing
   // node j goes through its own proxy), so a test can partition a node.
   bool proxied = false;
+  // velocityd's raft-compact-entries; 0 leaves the node's default.
+  uint64_t compact_entries = 0;
+  // velocityd's snapshot-chunk-bytes; 0 leaves the node's default (1 MiB).
+  uint64_t snapshot_chunk_bytes = 0;
 };
 
 // One Raft group as a node reports it in its status ("groups").

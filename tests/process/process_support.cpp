@@ -232,6 +232,13 @@ bool server_process::exited() {
 void server_process::pause() {
   VELOCITY_CHECK(running());
   ::kill(pid_, SIGSTOP);
+  // SIGSTOP takes effect asynchronously: on busy cores the node ran on long
+  // enough to commit a write the test meant for the others. Return only once
+  // the child has stopped (or died).
+  int wstatus = 0;
+  while (::waitpid(pid_, &wstatus, WUNTRACED) == -1 && errno == EINTR) {
+  }
+  if (WIFEXITED(wstatus) || WIFSIGNALED(wstatus)) pid_ = -1;
 }
 
 void server_process::resume() {

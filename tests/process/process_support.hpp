@@ -82,7 +82,7 @@ class server_process {
   // Whether the child has exited on its own (reaps it if so).
   bool exited();
   // SIGSTOP / SIGCONT: the process stays alive but runs no instruction, like
-  // a long GC pause or a VM stall.
+  // a long GC pause or a VM stall. pause() returns once the child has stopped.
   void pause();
   void resume();
 
