@@ -258,12 +258,14 @@ void node::hand_off_leadership() {
   const int64_t wait_ms =
       2 * int64_t{config_.timing.tick_ms} * int64_t{config_.timing.election_ticks};
   const int64_t deadline_ns = env_->monotonic_ns() + wait_ms * 1'000'000;
+  // Short polls: a busy shard must not stretch the stop beyond the limit.
+  const auto poll_ms = std::chrono::milliseconds{200};
   size_t leading = handed;
   while (leading > 0 && env_->monotonic_ns() < deadline_ns) {
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
     leading = 0;
     for (auto& shard : shards_) {
-      self->request(shard, ask_ms, shard_info_atom::value)
+      self->request(shard, poll_ms, shard_info_atom::value)
           .receive([&](const shard_info& info) { leading += info.role == "leader" ? 1 : 0; },
                    [](caf::error&) {});
     }

@@ -645,6 +645,7 @@ CAF_TEST(a node stopped with SIGTERM hands its leadership over first) {
   }
   std::cout << "after the stop (" << ms_since(stopped_at) << " ms):" << seen << std::endl;
   CAF_CHECK(moved);
+}
 
 // Node i's engine, read after the node stopped: every shard's dump and the
 // Raft log entries each shard still holds.
