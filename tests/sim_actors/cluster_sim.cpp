@@ -28,6 +28,7 @@
 #include "tests/sim_actors/sim_checks.hpp"
 #include "tests/sim_actors/sim_clients.hpp"
 #include "tests/sim_actors/sim_network.hpp"
+#include "tests/sim_actors/slow_log_writer.hpp"
 #include "tests/sim_actors/sim_world.hpp"
 
 namespace velocity::simb {
@@ -57,6 +58,7 @@ struct run_state {
   int64_t next_nemesis_ns = -1;  // -1: no nemesis
   uint64_t crashes = 0;
   uint64_t partitions = 0;
+  uint64_t unsynced_batches_lost = 0;
   std::vector<caf::actor> clients{};
 };
 
@@ -75,10 +77,11 @@ void start_node(run_state& rs, node_slot& n) {
                                                n.skew_ppm, n.engine);
   raft_timing timing;
   n.log_writer = spawn_log_writer(sys, n.engine, env, false);
+  n.slow_disk = spawn_slow_log_writer(sys, w, n.log_writer);
   n.mux = spawn_peer_mux(sys, {n.id, timing.tick_ms});
   std::vector<shard_actor> facing;
   for (uint32_t id = 0; id < w.options.shards; ++id) {
-    shard_options options{id, n.engine, n.log_writer};
+    shard_options options{id, n.engine, n.slow_disk};
     options.node_id = n.id;
     options.voters = cluster::replicas_of(id, member_ids(w), static_cast<uint32_t>(w.nodes.size()));
     options.outbox = n.mux;
@@ -127,10 +130,12 @@ void crash_node(run_state& rs, node_slot& n) {
   kill(n.mux);
   kill(n.link);
   kill(n.log_writer);
+  kill(n.slow_disk);
   for (auto& s : n.shards) kill(s);
   for (auto& p : n.proxies) kill(p);
   n.shards.clear();
   n.proxies.clear();
+  rs.unsynced_batches_lost += n.disk->unsynced_batches();
   n.disk->simulate_crash();
   ++rs.crashes;
   rs.w.note("crash node " + std::to_string(n.id));
@@ -176,6 +181,13 @@ void nemesis_step(run_state& rs) {
   } else if (r < 75) {
     w.links.clear();
     w.note("heal links");
+  } else if (r < 78 && up == w.nodes.size()) {
+    // Every node at once (a power cut): only what was synced survives.
+    int64_t until = now + w.draw_between(300, 2000) * ms_ns;
+    for (auto& n : w.nodes) {
+      n.down_until_ns = until;
+      crash_node(rs, n);
+    }
   }
   rs.next_nemesis_ns = now + w.draw_between(100, 1000) * ms_ns;
 }
@@ -215,6 +227,7 @@ void draw_world(world& w) {
   w.net.duplicate_per_mille = w.options.faults ? static_cast<uint32_t>(w.draw(30)) : 0;
   w.net.delay_ns_min = ms_ns / 2;
   w.net.delay_ns_max = w.draw_between(1, 30) * ms_ns;
+  w.fsync_ns_max = w.draw_between(0, 20) * ms_ns;
   for (raft::node_id id = 1; id <= w.options.nodes; ++id) {
     node_slot n;
     n.id = id;
@@ -303,6 +316,7 @@ run_result collect(run_state& rs, bool gave_up) {
   out.operations_unknown = w.seen.unknown;
   out.operations_refused = w.seen.refused;
   out.crashes = rs.crashes;
+  out.unsynced_batches_lost = rs.unsynced_batches_lost;
   out.partitions = rs.partitions;
   out.messages_delivered = w.net_counters.delivered;
   out.messages_dropped = w.net_counters.dropped;
@@ -361,7 +375,8 @@ std::string run_result::summary() const {
   return std::string{ok ? "ok" : "FAILED"} + ": " + std::to_string(operations_ok) + " ops ok, " +
          std::to_string(operations_unknown) + " unknown, " + std::to_string(operations_refused) +
          " refused, " + std::to_string(claims) + " claims, " + std::to_string(crashes) +
-         " crashes, " + std::to_string(partitions) + " partitions, " +
+         " crashes (" + std::to_string(unsynced_batches_lost) + " unsynced batches lost), " +
+         std::to_string(partitions) + " partitions, " +
          std::to_string(messages_delivered) + " messages delivered, " +
          std::to_string(messages_dropped) + " dropped, " + std::to_string(virtual_ms) +
          " virtual ms" + (linearizability_gave_up ? ", linearizability gave up" : "") +
@@ -372,6 +387,9 @@ run_options mixed_options(uint64_t seed) {
   run_options options;
   options.seed = seed;
   options.nodes = seed % 3 == 0 ? 5 : 3;
+  options.chaos_ms = 6000 + static_cast<int64_t>(seed % 4) * 2000;
+  options.clients = 3 + static_cast<uint32_t>(seed % 4);
+  options.keys = 3 + static_cast<uint32_t>(seed / 4 % 4);
   return options;
 }
 

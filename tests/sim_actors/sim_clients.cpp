@@ -118,8 +118,14 @@ void record_register(world& w, uint64_t client, const pending_op& op, error_code
 void record(world& w, uint64_t client, const pending_op& op, error_code code,
             const reply* answer) {
   int64_t done_ns = w.now_ns();
-  w.events.add(client);
-  w.events.add(static_cast<uint64_t>(op.kind) * 100 + static_cast<uint64_t>(code));
+  static constexpr const char* names[] = {"get", "update", "cas", "insert", "delete",
+                                          "insert job", "claim"};
+  w.note("client " + std::to_string(client) + " " + names[static_cast<size_t>(op.kind)] + " " +
+         op.key + (op.value ? " " + *op.value : std::string{}) + " -> " +
+         std::string{to_string(code)} +
+         (answer && answer->doc ? " (" + answer->doc->id + " v" +
+                                      std::to_string(answer->doc->version) + ")"
+                                : std::string{}));
   if (op.kind == op_kind::job_insert) {
     if (code == error_code::ok) w.seen.acked_jobs.insert(op.key);
     never_applied(code) ? ++w.seen.refused : code == error_code::ok ? ++w.seen.ok : ++w.seen.unknown;
@@ -190,6 +196,7 @@ command draw_operation(world& w, client_state& st, pending_op& op) {
     return cmd::insert{jobs_collection, op.key, value_map{{"state", value{"waiting"}}}, 0};
   }
   op.kind = op_kind::claim;
+  op.key.clear();
   return claim_waiting();
 }
 

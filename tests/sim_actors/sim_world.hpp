@@ -81,6 +81,7 @@ struct node_slot {
   uint64_t incarnation = 0;
   int64_t down_until_ns = 0;
   log_writer_actor log_writer{};
+  log_writer_actor slow_disk{};             // fsync latency in front of log_writer
   peer_mux_actor mux{};
   std::vector<shard_actor> shards{};
   router_control_actor router{};
@@ -107,6 +108,7 @@ struct world {
   trace events;
   network_params net;
   network_counters net_counters;
+  int64_t fsync_ns_max = 0;                  // drawn per seed (slow_log_writer.hpp)
   std::map<std::pair<raft::node_id, raft::node_id>, link_state> links;
   std::vector<node_slot> nodes;              // index = node id - 1
   caf::actor network;
