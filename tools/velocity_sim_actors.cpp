@@ -6,6 +6,7 @@
 //                                     runs N consecutive seeds of the CI mix
 //                                     (every third seed 5 nodes), lists failures
 //   --chaos-ms T                      virtual time with clients and faults
+//   --clients C, --keys K             override the mix's clients and registers
 // The output depends only on the arguments; the exit code is 1 if any seed
 // found a violation.
 //
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   uint64_t first_seed = 1;
   uint32_t nodes = 0;
   int64_t chaos_ms = 0;
+  uint32_t clients = 0;
+  uint32_t keys = 0;
   bool verbose = false;
   std::string bug_name = "none";
   app.add_option("--seed", seed, "replay this seed");
@@ -44,6 +47,8 @@ int main(int argc, char** argv) {
   app.add_option("--first-seed", first_seed, "the first seed of --seeds");
   app.add_option("--nodes", nodes, "3 or 5 (default: the CI mix)");
   app.add_option("--chaos-ms", chaos_ms, "virtual ms with clients and faults");
+  app.add_option("--clients", clients, "clients (default: the mix's 3 to 6)");
+  app.add_option("--keys", keys, "registers (default: the mix's 3 to 6)");
   app.add_option("--bug", bug_name, "inject a shell bug the checkers must catch");
   app.add_flag("--verbose", verbose, "print the trace");
   CLI11_PARSE(app, argc, argv);
@@ -65,6 +70,8 @@ int main(int argc, char** argv) {
     auto options = velocity::simb::mixed_options(s);
     if (nodes != 0) options.nodes = nodes;
     if (chaos_ms > 0) options.chaos_ms = chaos_ms;
+    if (clients > 0) options.clients = clients;
+    if (keys > 0) options.keys = keys;
     options.bug = bug;
     options.verbose = verbose;
     return options;
