@@ -194,13 +194,19 @@ void nemesis_step(run_state& rs) {
 
 // Runs jobs and timeouts in virtual time until `until_ns` or until done()
 // holds (checked whenever the coordinator is idle). True when done() held.
+// The next job is drawn among the runnable actors, so seeds explore
+// interleavings a FIFO coordinator would never show.
 template <class Done>
 bool run_until(run_state& rs, int64_t until_ns, Done done) {
   world& w = rs.w;
   auto& sched = *w.sched;
   for (;;) {
     size_t jobs = 0;
-    while (sched.try_run_once()) {
+    while (sched.has_job()) {
+      // Any runnable actor may go next, as on a threaded scheduler; each
+      // actor still handles its own mailbox in order.
+      if (sched.jobs.size() > 1) std::swap(sched.jobs.front(), sched.jobs[w.draw(sched.jobs.size())]);
+      sched.run_once();
       if (++jobs > jobs_per_instant_max) {
         w.failures.push_back("livelock: more than " + std::to_string(jobs_per_instant_max) +
                              " jobs at one virtual instant");
