@@ -59,6 +59,7 @@ struct run_state {
   uint64_t crashes = 0;
   uint64_t partitions = 0;
   uint64_t unsynced_batches_lost = 0;
+  uint64_t sync_failures = 0;  // nodes restarted after an injected fsync failure
   std::vector<caf::actor> clients{};
 };
 
@@ -72,7 +73,7 @@ void start_node(run_state& rs, node_slot& n) {
   auto& sys = rs.system;
   world& w = rs.w;
   ++n.incarnation;
-  n.engine = std::make_shared<fenced_engine>(n.disk);
+  n.engine = std::make_shared<fenced_engine>(n.disk, w.generator, w.sync_failure_per_mille);
   auto env = std::make_shared<sim_environment>(*w.clock, w.generator, n.clock_offset_ns,
                                                n.skew_ppm, n.engine);
   raft_timing timing;
@@ -149,8 +150,16 @@ void block(world& w, raft::node_id from, raft::node_id to, int64_t until_ns) {
 void nemesis_step(run_state& rs) {
   world& w = rs.w;
   int64_t now = w.now_ns();
-  for (auto& n : w.nodes)
-    if (!n.up && n.down_until_ns <= now) start_node(rs, n);
+  for (auto& n : w.nodes) {
+    if (!n.up && n.down_until_ns <= now) {
+      start_node(rs, n);
+    } else if (n.up && n.engine->sync_failed()) {
+      // What an operator does after an fsync error: restart the node.
+      ++rs.sync_failures;
+      n.down_until_ns = now + w.draw_between(100, 1000) * ms_ns;
+      crash_node(rs, n);
+    }
+  }
   auto n_nodes = static_cast<raft::node_id>(w.nodes.size());
   raft::node_id a = 1 + static_cast<raft::node_id>(w.draw(n_nodes));
   raft::node_id b = 1 + static_cast<raft::node_id>((a + w.draw(n_nodes - 1)) % n_nodes);
@@ -234,6 +243,7 @@ void draw_world(world& w) {
   w.net.delay_ns_min = ms_ns / 2;
   w.net.delay_ns_max = w.draw_between(1, 30) * ms_ns;
   w.fsync_ns_max = w.draw_between(0, 20) * ms_ns;
+  w.sync_failure_per_mille = w.options.faults && w.draw(2) == 0 ? static_cast<uint32_t>(w.draw_between(1, 3)) : 0;
   for (raft::node_id id = 1; id <= w.options.nodes; ++id) {
     node_slot n;
     n.id = id;
@@ -278,8 +288,11 @@ bool heal(run_state& rs) {
   w.links.clear();
   w.net.loss_per_mille = 0;
   w.net.duplicate_per_mille = 0;
-  for (auto& n : w.nodes)
+  w.sync_failure_per_mille = 0;
+  for (auto& n : w.nodes) {
+    if (n.up && n.engine->sync_failed()) crash_node(rs, n);
     if (!n.up) start_node(rs, n);
+  }
   w.note("heal");
   run_until(rs, w.now_ns() + (client_wait_timeout_ms + 100) * ms_ns, [] { return false; });
   std::vector<script_step> steps;
@@ -323,6 +336,7 @@ run_result collect(run_state& rs, bool gave_up) {
   out.operations_refused = w.seen.refused;
   out.crashes = rs.crashes;
   out.unsynced_batches_lost = rs.unsynced_batches_lost;
+  out.sync_failures = rs.sync_failures;
   out.partitions = rs.partitions;
   out.messages_delivered = w.net_counters.delivered;
   out.messages_dropped = w.net_counters.dropped;
@@ -334,11 +348,15 @@ run_result collect(run_state& rs, bool gave_up) {
 
 void run_phases(run_state& rs, bool& gave_up) {
   world& w = rs.w;
+  // Fsync failures only in the chaos phase, where the nemesis restarts nodes.
+  uint32_t sync_failure_per_mille = w.sync_failure_per_mille;
+  w.sync_failure_per_mille = 0;
   std::vector<script_step> setup;
   for (auto& c : setup_commands(w.options.keys)) setup.push_back({script_step::kind::setup, c, ""});
   if (!run_script(rs, std::move(setup), setup_ms_max, "the setup")) return;
   record_setup(w, w.now_ns());
   w.note("setup done");
+  w.sync_failure_per_mille = sync_failure_per_mille;
   w.clients_active = true;
   for (uint32_t c = 1; c <= w.options.clients; ++c)
     rs.clients.push_back(spawn_client(rs.system, w, c));
@@ -381,7 +399,8 @@ std::string run_result::summary() const {
   return std::string{ok ? "ok" : "FAILED"} + ": " + std::to_string(operations_ok) + " ops ok, " +
          std::to_string(operations_unknown) + " unknown, " + std::to_string(operations_refused) +
          " refused, " + std::to_string(claims) + " claims, " + std::to_string(crashes) +
-         " crashes (" + std::to_string(unsynced_batches_lost) + " unsynced batches lost), " +
+         " crashes (" + std::to_string(unsynced_batches_lost) + " unsynced batches lost, " +
+         std::to_string(sync_failures) + " after an fsync failure), " +
          std::to_string(partitions) + " partitions, " +
          std::to_string(messages_delivered) + " messages delivered, " +
          std::to_string(messages_dropped) + " dropped, " + std::to_string(virtual_ms) +

@@ -64,6 +64,7 @@ struct run_result {
   uint64_t operations_refused = 0;     // answered "never applied" (unavailable, ...)
   uint64_t crashes = 0;
   uint64_t unsynced_batches_lost = 0;  // engine batches the crashes dropped
+  uint64_t sync_failures = 0;          // restarts after an injected fsync failure
   uint64_t partitions = 0;
   uint64_t messages_delivered = 0;
   uint64_t messages_dropped = 0;

@@ -40,11 +40,15 @@ CAF_TEST(two hundred seeds of 3 and 5 real node actors pass every checker) {
   uint64_t failed = 0;
   uint64_t ops = 0;
   uint64_t crashes = 0;
+  uint64_t lost_batches = 0;
+  uint64_t dropped = 0;
   uint64_t gave_up = 0;
   for (uint64_t seed = 1; seed <= ci_seeds; ++seed) {
     auto result = run_seed(mixed_options(seed));
     ops += result.operations_ok;
     crashes += result.crashes;
+    lost_batches += result.unsynced_batches_lost;
+    dropped += result.messages_dropped;
     gave_up += result.linearizability_gave_up ? 1 : 0;
     if (!result.ok) {
       ++failed;
@@ -55,11 +59,14 @@ CAF_TEST(two hundred seeds of 3 and 5 real node actors pass every checker) {
     }
   }
   CAF_MESSAGE(ci_seeds << " seeds, " << ops << " definite operations, " << crashes
-                       << " crashes, " << failed << " failed, linearizability gave up on "
+                       << " crashes, " << lost_batches << " unsynced batches lost, "
+                       << dropped << " messages dropped, " << failed << " failed, linearizability gave up on "
                        << gave_up);
   CAF_CHECK_EQUAL(failed, 0u);
   CAF_CHECK(ops > ci_seeds * 20);  // the clients did real work
   CAF_CHECK(crashes > ci_seeds / 2);
+  CAF_CHECK(lost_batches > 0);  // crashes did fall between a write and its fsync
+  CAF_CHECK(dropped > 0);
 }
 
 CAF_TEST(a run without faults completes many operations and passes) {

@@ -10,7 +10,9 @@
 // - fenced_engine: one incarnation's view of its node's disk. After fence()
 //   (the node crashed) every write and sync fails with io_error, so a killed
 //   actor that still runs a handler cannot touch the disk of the node's next
-//   incarnation.
+//   incarnation. It also fails a sync now and then (*sync_failure_per_mille,
+//   drawn from the run's generator): an fsync error, after which the shard
+//   actors that saw it refuse to go on until the node restarts.
 //
 // Thread safety: none needed; the whole simulation runs on the one thread of
 // the test coordinator.
@@ -79,10 +81,15 @@ class sim_environment final : public environment {
 
 class fenced_engine final : public engine {
  public:
-  explicit fenced_engine(std::shared_ptr<engine> inner) : inner_(std::move(inner)) {}
+  fenced_engine(std::shared_ptr<engine> inner, std::mt19937_64& generator,
+                const uint32_t& sync_failure_per_mille)
+      : inner_(std::move(inner)), generator_(&generator),
+        sync_failure_per_mille_(&sync_failure_per_mille) {}
 
   // The incarnation is dead: no more writes or syncs reach the disk.
   void fence() { fenced_ = true; }
+  // Whether a sync failed (the node needs a restart).
+  bool sync_failed() const { return sync_failed_; }
 
   status get(column col, std::string_view key, std::string& out,
              const snapshot* view = nullptr) override {
@@ -101,13 +108,20 @@ class fenced_engine final : public engine {
   }
   status sync() override {
     if (fenced_) return {error_code::io_error, "the node crashed"};
+    if (*sync_failure_per_mille_ > 0 && (*generator_)() % 1000 < *sync_failure_per_mille_) {
+      sync_failed_ = true;
+      return {error_code::io_error, "injected fsync failure"};
+    }
     return inner_->sync();
   }
   std::shared_ptr<const snapshot> make_snapshot() override { return inner_->make_snapshot(); }
 
  private:
   std::shared_ptr<engine> inner_;
+  std::mt19937_64* generator_;
+  const uint32_t* sync_failure_per_mille_;
   bool fenced_ = false;
+  bool sync_failed_ = false;
 };
 
 }  // namespace velocity::simb

@@ -109,6 +109,7 @@ struct world {
   network_params net;
   network_counters net_counters;
   int64_t fsync_ns_max = 0;                  // drawn per seed (slow_log_writer.hpp)
+  uint32_t sync_failure_per_mille = 0;       // drawn per seed; 0 while healing
   std::map<std::pair<raft::node_id, raft::node_id>, link_state> links;
   std::vector<node_slot> nodes;              // index = node id - 1
   caf::actor network;
