@@ -56,6 +56,7 @@ struct run_state {
   caf::actor_system& system;
   world& w;
   int64_t next_nemesis_ns = -1;  // -1: no nemesis
+  bool nemesis_mid_cascade = false;  // the next fault waits for a cascade to strike in
   uint64_t crashes = 0;
   uint64_t partitions = 0;
   uint64_t unsynced_batches_lost = 0;
@@ -199,6 +200,8 @@ void nemesis_step(run_state& rs) {
     }
   }
   rs.next_nemesis_ns = now + w.draw_between(100, 1000) * ms_ns;
+  // Half the faults wait for the next cascade of messages and strike inside it.
+  rs.nemesis_mid_cascade = w.draw(2) == 0;
 }
 
 // Runs jobs and timeouts in virtual time until `until_ns` or until done()
@@ -216,6 +219,10 @@ bool run_until(run_state& rs, int64_t until_ns, Done done) {
       // actor still handles its own mailbox in order.
       if (sched.jobs.size() > 1) std::swap(sched.jobs.front(), sched.jobs[w.draw(sched.jobs.size())]);
       sched.run_once();
+      // A due fault may strike between two messages of one cascade.
+      if (rs.nemesis_mid_cascade && rs.next_nemesis_ns >= 0 && rs.next_nemesis_ns <= w.now_ns() &&
+          w.draw(8) == 0)
+        nemesis_step(rs);
       if (++jobs > jobs_per_instant_max) {
         w.failures.push_back("livelock: more than " + std::to_string(jobs_per_instant_max) +
                              " jobs at one virtual instant");
@@ -230,7 +237,7 @@ bool run_until(run_state& rs, int64_t until_ns, Done done) {
     }
     if (now >= until_ns) return false;
     int64_t next = until_ns;
-    if (rs.next_nemesis_ns >= 0) next = std::min(next, rs.next_nemesis_ns);
+    if (rs.next_nemesis_ns >= 0 && !rs.nemesis_mid_cascade) next = std::min(next, rs.next_nemesis_ns);
     const auto& timeouts = sched.clock().schedule();
     if (!timeouts.empty()) next = std::min(next, std::max(now, w.clock->at_ns(timeouts.begin()->first)));
     sched.clock().advance_time(std::chrono::nanoseconds{next - now});
@@ -419,7 +426,9 @@ run_options mixed_options(uint64_t seed) {
 }
 
 run_result run_seed(const run_options& options) {
+  // The actors' log lines join a verbose trace, without spdlog's wall-clock stamp.
   spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::off);
+  if (options.verbose) spdlog::set_pattern("[%l] %v");
   caf::actor_system_config cfg;
   cfg.set("scheduler.policy", caf::atom("testing"));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
