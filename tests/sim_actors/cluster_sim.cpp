@@ -80,7 +80,7 @@ void start_node(run_state& rs, node_slot& n) {
   raft_timing timing;
   n.log_writer = spawn_log_writer(sys, n.engine, env, false);
   n.slow_disk = spawn_slow_log_writer(sys, w, n.log_writer);
-  n.mux = spawn_peer_mux(sys, {n.id, timing.tick_ms});
+  n.mux = spawn_peer_mux(sys, {n.id, timing.tick_ms, env->random_u64()});
   std::vector<shard_actor> facing;
   for (uint32_t id = 0; id < w.options.shards; ++id) {
     shard_options options{id, n.engine, n.slow_disk};

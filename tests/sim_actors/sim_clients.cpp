@@ -126,6 +126,10 @@ void record(world& w, uint64_t client, const pending_op& op, error_code code,
          (answer && answer->doc ? " (" + answer->doc->id + " v" +
                                       std::to_string(answer->doc->version) + ")"
                                 : std::string{}));
+  // Every answer that carries a document names the one the request named.
+  if (answer && answer->doc && op.kind != op_kind::claim && answer->doc->id != op.key)
+    w.failures.push_back("client " + std::to_string(client) + " got the answer of another " +
+                         "request: " + op.key + " answered with document " + answer->doc->id);
   if (op.kind == op_kind::job_insert) {
     if (code == error_code::ok) w.seen.acked_jobs.insert(op.key);
     never_applied(code) ? ++w.seen.refused : code == error_code::ok ? ++w.seen.ok : ++w.seen.unknown;

@@ -15,7 +15,9 @@
 // "absent", an insert as a CAS from "absent", not_found as a read of
 // "absent"); unavailable / not_leader / overloaded promise "never applied"
 // (kept for the log check, left out of the history); any other failure
-// (timeouts, a crashed router) is an operation of unknown outcome.
+// (timeouts, a crashed router) is an operation of unknown outcome. An answer
+// carrying a document other than the one the request named is a failure on
+// the spot (a reply delivered to the wrong request).
 //
 // A script runs a fixed list of commands through random live routers, each
 // retried until it gets an answer it accepts: the setup (schemas, registers)
