@@ -216,7 +216,8 @@ status node::spawn_actors() {
     log_writer_ = spawn_log_writer(system_, engine_, env_, true, metrics_);
   std::vector<raft::node_id> member_ids;
   for (const auto& m : config_.members) member_ids.push_back(m.id);
-  if (config_.clustered()) mux_ = spawn_peer_mux(system_, {config_.node_id, config_.timing.tick_ms});
+  if (config_.clustered())
+    mux_ = spawn_peer_mux(system_, {config_.node_id, config_.timing.tick_ms, env_->random_u64()});
   for (uint32_t id = 0; id < config_.shards; ++id) {
     shard_options shard_config{id, engine_, log_writer_};
     shard_config.node_id = config_.node_id;

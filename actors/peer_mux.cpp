@@ -178,6 +178,7 @@ void complete_forward(mux_pointer self, const peer_message& in) {
 
 peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options options) {
   self->state.options_ = options;
+  self->state.next_correlation_ = options.first_correlation;
   self->delayed_send(self, std::chrono::milliseconds{options.tick_ms}, mux_tick_atom::value);
   return {
       [=](raft_out_atom, raft_messages& out) { on_raft_out(self, out); },

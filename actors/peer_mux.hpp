@@ -86,6 +86,12 @@ using peer_mux_actor = caf::typed_actor<
 struct peer_mux_options {
   raft::node_id node = 0;
   uint32_t tick_ms = 100;
+  // Where this incarnation's forward correlations start. The node draws it
+  // from its environment: a reply to a forward of the node's previous
+  // incarnation, still in flight when it restarted, must not match a new
+  // forward (counters that restarted at 1 did, and answered one client's
+  // request with another's result; found by level (b), seed 7554).
+  uint64_t first_correlation = 0;
 };
 
 peer_mux_actor spawn_peer_mux(caf::actor_system& system, peer_mux_options options);
