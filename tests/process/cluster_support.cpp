@@ -76,7 +76,8 @@ test_cluster::test_cluster(cluster_options options)
     : options_(std::move(options)), dir_(options_.name) {
   auto n = options_.node_count;
   for (size_t i = 0; i < n; ++i) {
-    ports_.push_back(ports{free_port(), free_port(), free_port()});
+    ports_.push_back(
+        ports{free_port_below_ephemeral(), free_port_below_ephemeral(), free_port_below_ephemeral()});
     nodes_.push_back(std::make_unique<server_process>());
   }
   for (size_t from = 0; from < n; ++from)

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -139,6 +140,33 @@ uint16_t free_port() {
   ::close(fd);
   VELOCITY_CHECK(bound);
   return ntohs(addr.sin_port);
+}
+
+uint16_t free_port_below_ephemeral() {
+  // Outgoing connections take their local port from the ephemeral range, so
+  // a port below it that is free now stays free until we bind it (unless
+  // another test picks the same one: random choice, then a bind check).
+  unsigned low = 32768, high = 60999;
+  if (std::FILE* range = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(range, "%u %u", &low, &high) != 2) low = 32768;
+    std::fclose(range);
+  }
+  const unsigned first = 10000;
+  VELOCITY_CHECK(low > first + 1000);
+  static std::mt19937 random{std::random_device{}()};
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    auto port = static_cast<uint16_t>(first + random() % (low - first));
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    VELOCITY_CHECK(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (bound) return port;
+  }
+  return free_port();
 }
 
 server_process::~server_process() { kill_hard(); }

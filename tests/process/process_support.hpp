@@ -95,6 +95,10 @@ class server_process {
 
 // A loopback port that was free a moment ago (bound to port 0, then closed).
 uint16_t free_port();
+// A free loopback port below the ephemeral range: for ports chosen now and
+// bound later (a cluster's members list names them before its nodes start),
+// which an outgoing connection could otherwise take in between.
+uint16_t free_port_below_ephemeral();
 
 // ---- raw sockets ----
 

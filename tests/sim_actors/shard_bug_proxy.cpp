@@ -51,9 +51,11 @@ shard_actor::behavior_type proxy_impl(shard_actor::pointer self, shard_actor sha
         return self->delegate(shard, a, collection);
       },
       [=](shard_info_atom a) { return self->delegate(shard, a); },
+      [=](shard_handoff_atom a) { return self->delegate(shard, a); },
       [=](shard_flush_atom) {},
       [=](raft_step_atom a, const raft_messages& in) { self->send(shard, a, in); },
       [=](raft_tick_atom a) { self->send(shard, a); },
+      [=](snap_in_atom a, const snapshot_wire& in) { self->send(shard, a, in); },
   };
 }
 
