@@ -27,6 +27,7 @@
 #include "actors/environment.hpp"
 #include "caf/detail/test_actor_clock.hpp"
 #include "storage/engine.hpp"
+#include "tests/storage/forwarding_engine.hpp"
 
 namespace velocity::simb {
 
@@ -79,11 +80,11 @@ class sim_environment final : public environment {
   std::shared_ptr<engine> disk_;
 };
 
-class fenced_engine final : public engine {
+class fenced_engine final : public test::forwarding_engine {
  public:
   fenced_engine(std::shared_ptr<engine> inner, std::mt19937_64& generator,
                 const uint32_t& sync_failure_per_mille)
-      : inner_(std::move(inner)), generator_(&generator),
+      : forwarding_engine(std::move(inner)), generator_(&generator),
         sync_failure_per_mille_(&sync_failure_per_mille) {}
 
   // The incarnation is dead: no more writes or syncs reach the disk.
@@ -91,20 +92,9 @@ class fenced_engine final : public engine {
   // Whether a sync failed (the node needs a restart).
   bool sync_failed() const { return sync_failed_; }
 
-  status get(column col, std::string_view key, std::string& out,
-             const snapshot* view = nullptr) override {
-    return inner_->get(col, key, out, view);
-  }
-  std::vector<status_or<std::string>> multi_get(column col, const std::vector<std::string>& keys,
-                                               const snapshot* view = nullptr) override {
-    return inner_->multi_get(col, keys, view);
-  }
-  std::unique_ptr<iterator> scan(column col, const scan_options& options) override {
-    return inner_->scan(col, options);
-  }
   status write(const write_batch& batch, write_options options = {}) override {
     if (fenced_) return {error_code::io_error, "the node crashed"};
-    return inner_->write(batch, options);
+    return forwarding_engine::write(batch, options);
   }
   status sync() override {
     if (fenced_) return {error_code::io_error, "the node crashed"};
@@ -112,12 +102,10 @@ class fenced_engine final : public engine {
       sync_failed_ = true;
       return {error_code::io_error, "injected fsync failure"};
     }
-    return inner_->sync();
+    return forwarding_engine::sync();
   }
-  std::shared_ptr<const snapshot> make_snapshot() override { return inner_->make_snapshot(); }
 
  private:
-  std::shared_ptr<engine> inner_;
   std::mt19937_64* generator_;
   const uint32_t* sync_failure_per_mille_;
   bool fenced_ = false;
