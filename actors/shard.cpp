@@ -395,24 +395,12 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
       },
       [=](shard_handoff_atom) -> uint64_t {
         auto& st = self->state;
-        const raft::raft& core = st.replica_->core();
-        if (st.failure_ || core.current_role() != raft::role::leader) return 0;
-        raft::node_id target = 0;
-        raft::index_t best = 0;
-        for (raft::node_id voter : core.conf().voters) {
-          if (voter == st.options_.node_id) continue;
-          raft::index_t match = core.match_of(voter).value_or(0);
-          if (target == 0 || match > best) {
-            target = voter;
-            best = match;
-          }
-        }
-        if (target == 0) return 0;
-        status started = st.replica_->transfer_leadership(target);
+        if (st.failure_) return 0;
+        raft::node_id target = st.replica_->hand_off();
         carry_out(self);
-        if (!started.ok()) return 0;
-        spdlog::info("shard {} on node {}: handing leadership to node {}", st.options_.shard_id,
-                     st.options_.node_id, target);
+        if (target != 0)
+          spdlog::info("shard {} on node {}: handing leadership to node {}", st.options_.shard_id,
+                       st.options_.node_id, target);
         return target;
       },
       [=](shard_info_atom) {

@@ -77,6 +77,22 @@ status replica::transfer_leadership(raft::node_id target) {
   return status{};
 }
 
+raft::node_id replica::hand_off() {
+  if (core_.current_role() != raft::role::leader) return 0;
+  raft::node_id target = 0;
+  raft::index_t best = 0;
+  for (raft::node_id voter : core_.conf().voters) {
+    if (voter == config_.raft.id) continue;
+    raft::index_t match = core_.match_of(voter).value_or(0);
+    if (target == 0 || match > best) {
+      target = voter;
+      best = match;
+    }
+  }
+  if (target == 0 || !transfer_leadership(target).ok()) return 0;
+  return target;
+}
+
 status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
   VELOCITY_CHECK(request != 0);
   if (pending() >= replica_pending_max)

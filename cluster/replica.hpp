@@ -139,6 +139,10 @@ class replica {
   // Starts a leadership transfer (raft::transfer_leadership); its messages
   // come out as send effects.
   status transfer_leadership(raft::node_id target);
+  // A leader that is about to stop: transfers leadership to the voter whose
+  // log matches the most of its own. The target, or 0 when this replica does
+  // not lead, has no other voter, or the core refused.
+  raft::node_id hand_off();
   // The persist effect with `token` is durable.
   void persisted(uint64_t token);
   // The answer to a capture effect: the application's state at `index`.

@@ -516,3 +516,23 @@ CAF_TEST(a compaction of the durable log is one range delete not a delete per en
   CAF_REQUIRE(loaded.ok());
   CAF_CHECK_EQUAL(loaded->entries.size(), 10u);
 }
+
+// hand_off (a stopping node): the leader transfers to the voter whose log
+// matches the most of its own; a follower or a lone leader has nothing to hand.
+CAF_TEST(hand_off moves leadership to the most caught-up voter) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE(lead != raft::no_node);
+  CAF_REQUIRE(h.nodes.at(lead).driver->propose(5, "x").ok());
+  h.settle();
+  raft::node_id follower = lead == 1 ? 2 : 1;
+  CAF_CHECK_EQUAL(h.nodes.at(follower).driver->hand_off(), raft::no_node);
+  raft::node_id target = h.nodes.at(lead).driver->hand_off();
+  CAF_REQUIRE(target != raft::no_node);
+  CAF_CHECK(target != lead);
+  h.settle();
+  CAF_CHECK_EQUAL(h.leader(), target);
+  harness alone({1}, base_config());
+  CAF_REQUIRE_EQUAL(alone.elect(), 1u);
+  CAF_CHECK_EQUAL(alone.nodes.at(1).driver->hand_off(), raft::no_node);
+}
