@@ -225,6 +225,11 @@ void ops_http_server::refresh_shard_metrics() {
         .set(static_cast<double>(info.commit_latency_ns_total) / 1e9);
     registry.get_gauge("velocity_raft_commit_seconds_count", "Proposals answered here by an apply.", labels)
         .set(static_cast<double>(info.committed_proposals));
+    registry
+        .get_gauge("velocity_shard_failed_writes_read",
+                   "Conditional writes this leader answered as failed reads, unlogged (a counter).",
+                   labels)
+        .set(static_cast<double>(info.failed_writes_read));
   }
   refresh_peer_metrics();
 }

@@ -31,6 +31,9 @@ struct pending_request {
   caf::typed_response_promise<shard_reply> promise;
   command cmd;
   int64_t proposed_ns = 0;  // monotonic; 0 without a clock
+  // A conditional write that looked certain to fail: it waits as a read and
+  // is checked again once its read index is applied (serve_read).
+  bool check_at_read = false;
 };
 
 struct shard_state {
@@ -165,10 +168,26 @@ void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
   }
 }
 
+void propose(shard_pointer self, uint64_t request);
+
 void serve_read(shard_pointer self, uint64_t request) {
   auto& st = self->state;
   auto it = st.requests_.find(request);
   if (it == st.requests_.end()) return;
+  if (it->second.check_at_read && !st.failure_) {
+    // The applied state is now linearizable for this request: a write that
+    // still fails fails here, like a read; one that no longer does is logged.
+    std::optional<reply> failed = st.machine_->certain_failure(it->second.cmd);
+    if (!failed) {
+      it->second.check_at_read = false;
+      propose(self, request);
+      return;
+    }
+    ++st.counters_.failed_writes_read;
+    it->second.promise.deliver(shard_reply{std::move(*failed)});
+    st.requests_.erase(it);
+    return;
+  }
   reply result = st.failure_ ? error_reply(*st.failure_) : st.machine_->apply(0, it->second.cmd);
   it->second.promise.deliver(shard_reply{std::move(result)});
   st.requests_.erase(it);
@@ -282,28 +301,48 @@ void on_snapshot_wire(shard_pointer self, const snapshot_wire& in) {
   carry_out(self);
 }
 
+// Every request already in the mailbox is ahead of the flush, so they share
+// one ready: one Raft batch, one fsync.
+void schedule_flush(shard_pointer self) {
+  if (self->state.flush_scheduled_) return;
+  self->state.flush_scheduled_ = true;
+  self->send(self, shard_flush_atom::value);
+}
+
+// Proposes the write of a waiting request (its entry's apply answers it).
+void propose(shard_pointer self, uint64_t request) {
+  auto& st = self->state;
+  auto it = st.requests_.find(request);
+  if (it == st.requests_.end()) return;
+  if (st.options_.env) it->second.proposed_ns = st.options_.env->monotonic_ns();
+  status started = st.replica_->propose(request, encode_command(it->second.cmd));
+  if (!started.ok()) {
+    answer(self, request, error_reply(started));
+    return;
+  }
+  ++st.counters_.proposals;
+  schedule_flush(self);
+}
+
 void handle_request(shard_pointer self, command cmd,
                     caf::typed_response_promise<shard_reply>& promise) {
   auto& st = self->state;
   uint64_t request = ++st.next_request_;
-  status started;
-  if (is_read(cmd)) {
-    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
-    started = st.replica_->read(request, raft::read_mode::safe, 0);
+  // A leader answers a conditional write that can only fail (a CAS on a
+  // version already gone, say) as a linearizable read: no log entry, no
+  // fsync on any replica (storage/state_machine.hpp, certain_failure).
+  const bool read_first =
+      !is_read(cmd) && st.replica_->core().current_role() == raft::role::leader &&
+      st.machine_->certain_failure(cmd).has_value();
+  if (is_read(cmd) || read_first) {
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0, read_first});
+    if (status started = st.replica_->read(request, raft::read_mode::safe, 0); !started.ok())
+      answer(self, request, error_reply(started));
   } else {
-    std::string data = encode_command(cmd);
-    int64_t now_ns = st.options_.env ? st.options_.env->monotonic_ns() : 0;
-    st.requests_.emplace(request, pending_request{promise, std::move(cmd), now_ns});
-    started = st.replica_->propose(request, std::move(data));
-    if (started.ok()) ++st.counters_.proposals;
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
+    propose(self, request);
   }
-  if (!started.ok()) answer(self, request, error_reply(started));
-  // Every request already in the mailbox is ahead of the flush, so they
-  // share one ready: one Raft batch, one fsync.
-  if (!st.flush_scheduled_) {
-    st.flush_scheduled_ = true;
-    self->send(self, shard_flush_atom::value);
-  }
+  schedule_flush(self);
   carry_out(self);
 }
 

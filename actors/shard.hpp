@@ -138,6 +138,7 @@ struct shard_info {
   uint64_t leader_changes = 0; // times this replica saw the group's leader change
   uint64_t commit_latency_ns_total = 0;  // proposals answered: propose -> applied, summed
   uint64_t committed_proposals = 0;      // proposals answered by an apply
+  uint64_t failed_writes_read = 0;       // conditional writes that failed as reads, unlogged
   std::vector<follower_progress> followers;  // leader only: every other voter
 };
 

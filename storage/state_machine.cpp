@@ -157,6 +157,21 @@ reply state_machine::apply(uint64_t log_index, const command& c) {
   return r;
 }
 
+std::optional<reply> state_machine::certain_failure(const command& c) {
+  VELOCITY_CHECK(opened_);
+  bool conditional = std::holds_alternative<cmd::compare_and_swap>(c);
+  if (auto* x = std::get_if<cmd::update>(&c)) conditional = x->expected_version.has_value();
+  if (auto* x = std::get_if<cmd::replace>(&c)) conditional = x->expected_version.has_value();
+  if (auto* x = std::get_if<cmd::erase>(&c)) conditional = x->expected_version.has_value();
+  if (!conditional) return std::nullopt;
+  // These four stage into `m` only; nothing else changes until apply writes.
+  mutation m;
+  reply r = dispatch_write(c, m);
+  if (r.st.ok() || r.st.code() == error_code::io_error || r.st.code() == error_code::corruption)
+    return std::nullopt;
+  return r;
+}
+
 reply state_machine::dispatch_write(const command& c, mutation& m) {
   if (auto* x = std::get_if<cmd::insert>(&c)) return do_insert(*x, m);
   if (auto* x = std::get_if<cmd::update>(&c)) return do_update(*x, m);

@@ -60,6 +60,16 @@ class state_machine {
   // ignore log_index.
   reply apply(uint64_t log_index, const command& c);
 
+  // A conditional document write (compare_and_swap, or update / replace /
+  // delete with an expected version) that would fail if applied now: its
+  // failure reply (version_conflict, condition_failed, not_found...). nullopt
+  // for any other command, for one that would succeed, and when the check
+  // itself hits an engine error. Writes nothing. A leader answers such a
+  // write as a linearizable read instead of logging an entry that can only
+  // fail: the same reply, at a point inside the request's lifetime
+  // (docs/consistency.md).
+  std::optional<reply> certain_failure(const command& c);
+
   uint64_t applied_index() const { return applied_index_; }
   uint32_t shard_id() const { return shard_id_; }
 

@@ -159,6 +159,39 @@ CAF_TEST(a claim through the shard takes the waiting job) {
   CAF_CHECK(again.ok() && !again.claimed);
 }
 
+CAF_TEST(a conditional write that can only fail is answered as a read without a log entry) {
+  auto shard = make_shard(true);
+  create_jobs(shard);
+  CAF_REQUIRE(ask(shard, test::insert_job("a")).ok());
+  auto info = [&] {
+    auto handle = self->request(shard, caf::infinite, shard_info_atom::value);
+    run();
+    shard_info out;
+    handle.receive([&](shard_info& i) { out = std::move(i); },
+                   [&](caf::error& e) { CAF_FAIL(sys.render(e)); });
+    return out;
+  };
+  const shard_info before = info();
+  const size_t syncs = counted->syncs();
+  auto lost = ask(shard, cmd::compare_and_swap{"jobs", "a", uint64_t{5}, {}, {{"state", "x"}}, true, 1});
+  CAF_CHECK(lost.st.code() == error_code::version_conflict);
+  CAF_CHECK_EQUAL(lost.current_version, 1u);
+  auto gone = ask(shard, cmd::erase{"jobs", "b", uint64_t{1}, 1});
+  CAF_CHECK(gone.st.code() == error_code::not_found);
+  const shard_info after_failures = info();
+  CAF_CHECK_EQUAL(after_failures.proposals, before.proposals);
+  CAF_CHECK_EQUAL(after_failures.applied_index, before.applied_index);
+  CAF_CHECK_EQUAL(after_failures.failed_writes_read, 2u);
+  CAF_CHECK_EQUAL(counted->syncs(), syncs);
+  // The same CAS with the current version is logged and applied.
+  auto won = ask(shard, cmd::compare_and_swap{"jobs", "a", uint64_t{1}, {}, {{"state", "x"}}, true, 1});
+  CAF_REQUIRE(won.ok());
+  CAF_CHECK_EQUAL(won.doc->version, 2u);
+  const shard_info after_success = info();
+  CAF_CHECK_EQUAL(after_success.proposals, before.proposals + 1);
+  CAF_CHECK(counted->syncs() > syncs);
+}
+
 CAF_TEST(a shard answers overloaded beyond its backlog of undurable writes) {
   auto spawned = spawn_shard(sys, shard_options{0, counted, sys.spawn(stuck_log_writer)});
   CAF_REQUIRE(spawned.ok());

@@ -250,6 +250,37 @@ CAF_TEST(compare and swap checks version and condition then writes) {
   CAF_CHECK_EQUAL(replaced.doc->version, 3u);
 }
 
+CAF_TEST(certain_failure predicts the failure of a conditional write and writes nothing) {
+  CAF_REQUIRE(insert("j1", {{"priority", 1}, {"cpu", 4}}).ok());
+  const uint64_t applied = sm.applied_index();
+  const size_t keys = eng.key_count(column::documents) + eng.key_count(column::meta);
+  auto stale = sm.certain_failure(cmd::compare_and_swap{"jobs", "j1", uint64_t{7}, {}, {{"cpu", 1}}, true, 1});
+  CAF_REQUIRE(stale.has_value());
+  CAF_CHECK_EQUAL(code(*stale), "version_conflict");
+  CAF_CHECK_EQUAL(stale->current_version, 1u);
+  filter small{{filter_condition{"cpu", filter_op::le, value{2}}}};
+  auto unmatched = sm.certain_failure(cmd::compare_and_swap{"jobs", "j1", std::nullopt, small, {{"cpu", 1}}, true, 1});
+  CAF_REQUIRE(unmatched.has_value());
+  CAF_CHECK_EQUAL(code(*unmatched), "condition_failed");
+  auto missing = sm.certain_failure(cmd::erase{"jobs", "nope", uint64_t{1}});
+  CAF_REQUIRE(missing.has_value());
+  CAF_CHECK_EQUAL(code(*missing), "not_found");
+  auto stale_update = sm.certain_failure(cmd::update{"jobs", "j1", {{"cpu", 2}}, uint64_t{3}, 1});
+  CAF_REQUIRE(stale_update.has_value());
+  CAF_CHECK_EQUAL(code(*stale_update), "version_conflict");
+  // What would succeed, and what is not conditional, is not predicted.
+  CAF_CHECK(!sm.certain_failure(cmd::compare_and_swap{"jobs", "j1", uint64_t{1}, {}, {{"cpu", 1}}, true, 1}));
+  CAF_CHECK(!sm.certain_failure(cmd::update{"jobs", "nope", {{"cpu", 2}}, std::nullopt, 1}));
+  CAF_CHECK(!sm.certain_failure(cmd::insert{"jobs", "j1", {}, 1}));
+  CAF_CHECK(!sm.certain_failure(cmd::get{"jobs", "j1"}));
+  // Nothing was written: the predicted writes really are still possible.
+  CAF_CHECK_EQUAL(sm.applied_index(), applied);
+  CAF_CHECK_EQUAL(eng.key_count(column::documents) + eng.key_count(column::meta), keys);
+  auto swapped = write(cmd::compare_and_swap{"jobs", "j1", uint64_t{1}, {}, {{"cpu", 1}}, true, 2});
+  CAF_REQUIRE(swapped.ok());
+  CAF_CHECK_EQUAL(swapped.doc->version, 2u);
+}
+
 CAF_TEST(index entries follow update replace and delete) {
   CAF_REQUIRE(insert("j1", {{"priority", 1}}).ok());
   CAF_REQUIRE(insert("j2", {{"priority", 2}}).ok());
