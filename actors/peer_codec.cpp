@@ -70,6 +70,8 @@ status_or<peer_frame> read_frame(capnp::MessageReader& reader) {
       out.to = in.getToNode();
       out.shard = in.getShard();
       out.correlation = in.getCorrelation();
+      out.leader = in.getLeader();
+      out.never_applied = in.getNeverApplied();
       auto payload = in.getPayload();
       out.payload.assign(reinterpret_cast<const char*>(payload.begin()), payload.size());
       return peer_frame{std::move(out)};
@@ -100,6 +102,8 @@ std::string encode_peer_envelope(const peer_message& m) {
   out.setKind(to_wire(m.kind));
   out.setShard(m.shard);
   out.setCorrelation(m.correlation);
+  out.setLeader(m.leader);
+  out.setNeverApplied(m.never_applied);
   out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(m.payload.data()), m.payload.size()));
   return builder.flat();
 }

@@ -119,13 +119,16 @@ void deliver_snapshot_wire(mux_pointer self, const peer_message& in) {
              snapshot_wire{in.shard, in.from, in.kind == payload_kind::snapshot_ack, in.payload});
 }
 
-void reply_forward(mux_pointer self, const peer_message& request, const reply& result) {
+void reply_forward(mux_pointer self, const peer_message& request, const reply& result,
+                   raft::node_id leader = 0, bool never_applied = false) {
   peer_message out;
   out.to = request.from;
   out.kind = payload_kind::forward_reply;
   out.shard = request.shard;
   out.correlation = request.correlation;
   out.payload = encode_reply(result);
+  out.leader = leader;
+  out.never_applied = never_applied;
   self->send(self->state.transport_, peer_send_atom::value, std::move(out));
 }
 
@@ -144,7 +147,9 @@ void serve_forward(mux_pointer self, const peer_message& in) {
                                           std::to_string(in.shard)}));
   self->request(st.shards_[in.shard], std::chrono::milliseconds{peer_mux_forward_timeout_ms},
                 apply_atom::value, shard_request{std::move(cmd.value())})
-      .then([self, in](const shard_reply& r) { reply_forward(self, in, r.result); },
+      .then([self, in](const shard_reply& r) {
+              reply_forward(self, in, r.result, r.leader, r.never_applied);
+            },
             [self, in](caf::error& err) {
               // The shard may have proposed it before it stopped answering.
               reply_forward(self, in,
@@ -165,6 +170,8 @@ void complete_forward(mux_pointer self, const peer_message& in) {
     out.never_sent = true;
   } else if (auto r = decode_reply(in.payload); r.ok()) {
     out.result = std::move(r.value());
+    out.leader = in.leader;
+    out.never_applied = in.never_applied;
   } else {
     out.result = error_reply({error_code::timeout, "outcome unknown: undecodable reply from node " +
                                                        std::to_string(in.from) + ": " +

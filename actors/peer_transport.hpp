@@ -66,6 +66,9 @@ struct peer_message {
   uint32_t shard = 0;        // the Raft group it concerns; 0 when none
   uint64_t correlation = 0;  // pairs a forward_reply with its forward_request
   std::string payload;       // one Cap'n Proto message of the type `kind` implies
+  // forward_reply: the shard_reply's leader hint and never_applied (actors/shard.hpp).
+  raft::node_id leader = 0;
+  bool never_applied = false;
   // Local only, never on the wire: true on the forward_reply the transport
   // delivers itself when it could not queue a forward_request (payload empty,
   // `from` = the unreachable node). The router fails the request with

@@ -202,7 +202,7 @@ void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t
   bool clustered = static_cast<bool>(st.options_.mux);
   raft::node_id me = st.options_.node;
   auto on_reply = [=](shard_reply& r) {
-    replica_answer answer{r.result.st.code(), r.leader, r.never_sent};
+    replica_answer answer{r.result.st.code(), r.leader, r.never_sent, r.never_applied};
     auto& leaders = self->state.leaders_;
     if (leaders.size() <= shard) leaders.resize(self->state.options_.shards.size(), 0);
     leaders[shard] = cached_leader_after(answer, me, target);

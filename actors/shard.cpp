@@ -68,12 +68,14 @@ std::string shard_name(const shard_state& st) {
   return "shard " + std::to_string(st.options_.shard_id);
 }
 
-void answer(shard_pointer self, uint64_t request, reply result) {
+// `never_applied`: shard_reply::never_applied.
+void answer(shard_pointer self, uint64_t request, reply result, bool never_applied = false) {
   auto it = self->state.requests_.find(request);
   if (it == self->state.requests_.end()) return;
   raft::node_id leader = 0;
-  if (result.st.code() == error_code::not_leader) leader = self->state.replica_->leader_hint();
-  it->second.promise.deliver(shard_reply{std::move(result), leader});
+  if (result.st.code() == error_code::not_leader || never_applied)
+    leader = self->state.replica_->leader_hint();
+  it->second.promise.deliver(shard_reply{std::move(result), leader, false, never_applied});
   self->state.requests_.erase(it);
 }
 
@@ -264,7 +266,7 @@ void carry_out(shard_pointer self) {
           serve_read(self, fx.request);
           break;
         case cluster::effect::kind::fail:
-          answer(self, fx.request, error_reply(std::move(fx.error)));
+          answer(self, fx.request, error_reply(std::move(fx.error)), fx.never_applied);
           break;
         case cluster::effect::kind::capture:
           // The engine holds the state at this index: the snapshot is the
@@ -317,7 +319,8 @@ void propose(shard_pointer self, uint64_t request) {
   if (st.options_.env) it->second.proposed_ns = st.options_.env->monotonic_ns();
   status started = st.replica_->propose(request, encode_command(it->second.cmd));
   if (!started.ok()) {
-    answer(self, request, error_reply(started));
+    // The core refused it (not leader, a leadership transfer): never logged.
+    answer(self, request, error_reply(started), started.code() == error_code::unavailable);
     return;
   }
   ++st.counters_.proposals;
@@ -337,7 +340,7 @@ void handle_request(shard_pointer self, command cmd,
   if (is_read(cmd) || read_first) {
     st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0, read_first});
     if (status started = st.replica_->read(request, raft::read_mode::safe, 0); !started.ok())
-      answer(self, request, error_reply(started));
+      answer(self, request, error_reply(started), started.code() == error_code::unavailable);
   } else {
     st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
     propose(self, request);

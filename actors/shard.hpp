@@ -113,6 +113,11 @@ struct shard_reply {
   // Set by the peer mux when a forwarded command could not even be queued
   // for its node (result unavailable): it never left, so it may be retried.
   bool never_sent = false;
+  // The command certainly never reached a Raft log and cannot reach one
+  // later (a proposal another leader's entry overwrote, one refused during a
+  // leadership transfer): the router may retry it elsewhere
+  // (router/redirect.hpp). Never set for a failed shard.
+  bool never_applied = false;
 };
 
 struct schema_reply {

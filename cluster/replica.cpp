@@ -186,11 +186,12 @@ void replica::push_send(std::vector<raft::message> messages) {
   effects_.push_back(std::move(send));
 }
 
-void replica::push_fail(uint64_t request, status error) {
+void replica::push_fail(uint64_t request, status error, bool never_applied) {
   effect fail;
   fail.type = effect::kind::fail;
   fail.request = request;
   fail.error = std::move(error);
+  fail.never_applied = never_applied;
   effects_.push_back(std::move(fail));
 }
 
@@ -315,7 +316,8 @@ void replica::apply_committed(raft::ready& rd) {
         // Another leader's entry took this index: ours was never applied.
         push_fail(request,
                   status{error_code::unavailable,
-                         "the proposal was overwritten by another leader; retry"});
+                         "the proposal was overwritten by another leader; retry"},
+                  true);
       }
     }
     proposals_.erase(first, last);

@@ -106,6 +106,9 @@ struct effect {
   raft::entry entry;                    // apply
   uint64_t request = 0;                 // apply (0: nobody waits on this node), read, fail
   status error;                         // fail
+  // fail: the request certainly never reached a Raft log (another leader's
+  // entry took its index; the core refused it): retrying cannot apply it twice.
+  bool never_applied = false;
   raft::index_t index = 0;              // capture
 };
 
@@ -179,7 +182,7 @@ class replica {
   size_t pending() const { return proposals_.size() + reads_.size() + deferred_reads_.size(); }
   status refuse(const status& core_error) const;
   void push_send(std::vector<raft::message> messages);
-  void push_fail(uint64_t request, status error);
+  void push_fail(uint64_t request, status error, bool never_applied = false);
 
   struct pending_read {
     std::optional<raft::index_t> index;  // set when the read_state arrived

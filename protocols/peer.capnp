@@ -38,6 +38,11 @@ struct Envelope {
   shard @3 :UInt32;           # the shard (Raft group) it concerns; 0 when none
   correlation @4 :UInt64;     # matches a forwardReply to its forwardRequest; 0 when unused
   payload @5 :Data;           # one Cap'n Proto message of the type `kind` implies
+  # forwardReply only: the shard's leader as the answering replica knows it
+  # (0: unknown), and whether the request certainly never reached a Raft log
+  # (so the origin may retry it without applying it twice).
+  leader @6 :UInt64;
+  neverApplied @7 :Bool;
 }
 
 struct PeerFrame {

@@ -12,7 +12,8 @@ int64_t retry_delay_ms(uint32_t attempt) { return int64_t{25} << std::min<uint32
 redirect_step next_redirect(const replica_answer& a, uint64_t me, uint64_t asked,
                             uint32_t attempt, bool clustered) {
   redirect_step step;
-  bool retryable = a.code == error_code::not_leader || a.never_sent;
+  bool retryable = a.code == error_code::not_leader || a.never_sent ||
+                   (a.code == error_code::unavailable && a.never_applied);
   if (!retryable || !clustered || attempt >= router_redirects_max) return step;
   if (a.leader != 0 && a.leader != me && a.leader != asked) {
     step.type = redirect_step::kind::forward;
@@ -27,6 +28,8 @@ redirect_step next_redirect(const replica_answer& a, uint64_t me, uint64_t asked
 }
 
 uint64_t cached_leader_after(const replica_answer& a, uint64_t me, uint64_t asked) {
+  if (a.code == error_code::unavailable && a.never_applied)
+    return a.never_sent || a.leader == me ? 0 : a.leader;
   switch (a.code) {
     case error_code::unavailable:
     case error_code::overloaded:

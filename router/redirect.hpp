@@ -2,9 +2,12 @@
 // router's redirect and retry policy in a cluster, and its leader cache.
 //
 // Safety rule: only what certainly never reached a Raft log is retried: a
-// not_leader refusal, and a forward that could not even be queued to its
-// node (never_sent). Anything else is the answer (a timeout has an unknown
-// outcome and is never retried), so nothing is applied twice.
+// not_leader refusal, a forward that could not even be queued to its node
+// (never_sent), and an `unavailable` the replica marks never_applied (a
+// proposal another leader's entry overwrote, one refused during a leadership
+// transfer). Anything else is the answer (a timeout has an unknown outcome
+// and is never retried; a failed shard's `unavailable` is not marked), so
+// nothing is applied twice.
 //
 // Pure: no CAF, clocks or randomness. Thread safety: pure functions.
 #pragma once
@@ -23,6 +26,7 @@ struct replica_answer {
   error_code code = error_code::ok;
   uint64_t leader = 0;     // with not_leader: the leader it knows (0: unknown)
   bool never_sent = false; // a forward that was never queued to its node
+  bool never_applied = false;  // the replica says it never reached a log (shard_reply)
 };
 
 struct redirect_step {

@@ -32,6 +32,7 @@ struct node {
   std::vector<raft::index_t> applied_indexes;
   std::vector<uint64_t> reads;
   std::map<uint64_t, status> failed;
+  std::set<uint64_t> never_applied;  // failed requests the driver marked never_applied
   std::vector<uint64_t> sync_tokens;  // persist effects waiting for the test
   std::vector<std::string> order;     // effect kinds in the order carried out
   std::vector<raft::index_t> captures;
@@ -89,6 +90,7 @@ struct harness {
           case effect::kind::fail:
             n.order.push_back("fail");
             n.failed.emplace(fx.request, fx.error);
+            if (fx.never_applied) n.never_applied.insert(fx.request);
             break;
           case effect::kind::capture:
             n.order.push_back("capture");
@@ -279,6 +281,7 @@ CAF_TEST(an overwritten proposal fails with unavailable and is never applied) {
   node& old = h.nodes.at(old_leader);
   CAF_REQUIRE_EQUAL(old.failed.count(42), 1u);
   CAF_CHECK_EQUAL(old.failed.at(42).code(), error_code::unavailable);
+  CAF_CHECK_EQUAL(old.never_applied.count(42), 1u);  // so the router may retry it
   CAF_CHECK(old.applied_requests.empty());
   CAF_CHECK_EQUAL(h.nodes.at(new_leader).applied_requests, (std::vector<uint64_t>{43}));
   CAF_CHECK_EQUAL(old.applied_indexes, h.nodes.at(new_leader).applied_indexes);
@@ -401,6 +404,8 @@ CAF_TEST(fail_all answers every pending proposal and read once) {
   CAF_CHECK_EQUAL(l.failed.size(), 2u);
   CAF_CHECK_EQUAL(l.failed.at(1).code(), error_code::unavailable);
   CAF_CHECK_EQUAL(l.failed.at(2).code(), error_code::unavailable);
+  // The proposal may be in other replicas' logs: never marked retryable.
+  CAF_CHECK(l.never_applied.empty());
 }
 
 CAF_TEST(a conf change proposed through the driver is answered by its apply) {

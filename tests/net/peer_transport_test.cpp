@@ -286,6 +286,18 @@ CAF_TEST(a hello and an envelope survive encoding and garbage does not decode) {
   CAF_CHECK_EQUAL(e->shard, 9u);
   CAF_CHECK_EQUAL(e->correlation, 77u);
   CAF_CHECK_EQUAL(e->payload, m.payload);
+  CAF_CHECK_EQUAL(e->leader, 0u);
+  CAF_CHECK(!e->never_applied);
+  // A forward reply carries the leader hint and never_applied across.
+  m.kind = payload_kind::forward_reply;
+  m.leader = 2;
+  m.never_applied = true;
+  auto reply_frame = decode_peer_frame(encode_peer_envelope(m));
+  CAF_REQUIRE(reply_frame.ok());
+  auto* r = std::get_if<peer_message>(&reply_frame.value());
+  CAF_REQUIRE(r != nullptr);
+  CAF_CHECK_EQUAL(r->leader, 2u);
+  CAF_CHECK(r->never_applied);
   CAF_CHECK(decode_peer_frame(std::string(64, '\xff')).error().code() == error_code::malformed);
   CAF_CHECK(decode_peer_frame("").error().code() == error_code::malformed);
   CAF_CHECK(decode_peer_frame(encode_peer_hello(peer_hello{}) + std::string(8, '\0'))

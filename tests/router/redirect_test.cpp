@@ -8,8 +8,9 @@ using namespace velocity;
 
 namespace {
 
-replica_answer answer(error_code code, uint64_t leader = 0, bool never_sent = false) {
-  return replica_answer{code, leader, never_sent};
+replica_answer answer(error_code code, uint64_t leader = 0, bool never_sent = false,
+                      bool never_applied = false) {
+  return replica_answer{code, leader, never_sent, never_applied};
 }
 
 }  // namespace
@@ -35,6 +36,21 @@ CAF_TEST(a forward that never left is retried and anything of unknown outcome is
   for (auto code : {error_code::timeout, error_code::unavailable, error_code::io_error,
                     error_code::ok, error_code::not_found})
     CAF_CHECK(next_redirect(answer(code), 1, 3, 0, true).type == redirect_step::kind::answer);
+}
+
+CAF_TEST(an unavailable the replica marks never applied is retried at the leader it names) {
+  // A proposal another leader's entry overwrote: the new leader is known.
+  auto named = next_redirect(answer(error_code::unavailable, 2, false, true), 1, 3, 0, true);
+  CAF_CHECK(named.type == redirect_step::kind::forward);
+  CAF_CHECK_EQUAL(named.target, 2u);
+  CAF_CHECK_EQUAL(cached_leader_after(answer(error_code::unavailable, 2, false, true), 1, 3), 2u);
+  // No leader known yet (a transfer or an election runs): wait, ask locally.
+  auto unknown = next_redirect(answer(error_code::unavailable, 0, false, true), 1, 0, 1, true);
+  CAF_CHECK(unknown.type == redirect_step::kind::retry_local);
+  CAF_CHECK_EQUAL(unknown.delay_ms, 50);
+  // The flag only counts with unavailable: a timeout is still the answer.
+  CAF_CHECK(next_redirect(answer(error_code::timeout, 2, false, true), 1, 3, 0, true).type ==
+            redirect_step::kind::answer);
 }
 
 CAF_TEST(a single node and the redirect bound end redirects) {
