@@ -12,7 +12,7 @@
 namespace velocity::cluster {
 
 replica::replica(const replica_config& config, raft::durable_state state, raft::index_t applied,
-                 const raft::log_store& store, int64_t now_ns)
+                 raft::log_store& store, int64_t now_ns)
     : config_(config),
       store_(store),
       core_(config.raft, std::move(state), applied),

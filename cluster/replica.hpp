@@ -118,7 +118,7 @@ class replica {
   // bootstrap state already persisted there); `applied` is the application's
   // applied index. `now_ns` starts the tick clock (first tick one period later).
   replica(const replica_config& config, raft::durable_state state, raft::index_t applied,
-          const raft::log_store& store, int64_t now_ns);
+          raft::log_store& store, int64_t now_ns);
 
   // Delivers every tick of the monotonic clock due at or before now_ns.
   void tick_to(int64_t now_ns);
@@ -189,7 +189,7 @@ class replica {
   };
 
   replica_config config_;
-  const raft::log_store& store_;
+  raft::log_store& store_;
   raft::raft core_;
   raft::index_t applied_ = 0;
   std::optional<raft::ready> in_flight_;  // taken, waiting for persisted(token_)

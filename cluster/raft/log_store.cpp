@@ -380,7 +380,7 @@ status_or<durable_state> log_store::load() const {
   return state;
 }
 
-void log_store::stage(const ready& rd, write_batch& batch) const {
+void log_store::stage(const ready& rd, write_batch& batch) {
   const std::string prefix = keys::shard_prefix(group_);
   if (rd.snap) {
     const snapshot_meta& meta = rd.snap->meta;
@@ -392,13 +392,18 @@ void log_store::stage(const ready& rd, write_batch& batch) const {
     const bool drop_all = rd.snapshot_from_leader || meta.index == index_max;
     batch.erase_range(column::raft_log, prefix,
                       drop_all ? keys::range_end(prefix) : log_key(group_, meta.index + 1));
+    // Emptied: the next entry follows the snapshot.
+    if (drop_all) last_staged_ = meta.index;
   }
   if (!rd.entries.empty()) {
     const index_t first = rd.entries.front().index;
     VELOCITY_CHECK(first > 0);
     if (rd.snap) VELOCITY_CHECK_LT(rd.snap->meta.index, first);
-    // Truncate from `first` on: entries there may conflict (paper 5.3).
-    batch.erase_range(column::raft_log, log_key(group_, first), keys::range_end(prefix));
+    // Truncate from `first` on when entries there may conflict (paper 5.3);
+    // an append right after the last entry has nothing to truncate.
+    if (!last_staged_ || first <= *last_staged_)
+      batch.erase_range(column::raft_log, log_key(group_, first), keys::range_end(prefix));
+    last_staged_ = rd.entries.back().index;
     for (size_t i = 0; i < rd.entries.size(); ++i) {
       const entry& e = rd.entries[i];
       VELOCITY_CHECK_EQ(e.index, first + i);  // contiguous, as the contract promises
@@ -419,7 +424,8 @@ status log_store::persist(const ready& rd) {
   return engine_.write(batch, write_options{.sync = rd.must_sync});
 }
 
-void log_store::stage_destroy(write_batch& batch) const {
+void log_store::stage_destroy(write_batch& batch) {
+  last_staged_.reset();
   const std::string prefix = keys::shard_prefix(group_);
   const std::string end = keys::range_end(prefix);
   batch.erase_range(column::raft_log, prefix, end);

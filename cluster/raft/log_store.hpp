@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "cluster/raft/types.hpp"
@@ -41,22 +42,31 @@ class log_store {
 
   // Adds step 2 of the ready contract (types.hpp) to `batch`: the snapshot
   // (dropping the covered log, or the whole log when snapshot_from_leader),
-  // then the entries (truncating the log from the first one's index), then
-  // the hard state. Nothing is written to the engine here.
-  void stage(const ready& rd, write_batch& batch) const;
+  // then the entries (truncating the log from the first one's index when
+  // they may overwrite entries the store holds), then the hard state.
+  // Nothing is written to the engine here.
+  // REQUIRES: every batch staged before is written, in order, before this
+  // one (or the owner stops using this object): the store remembers the last
+  // index it staged so that an append past it writes no range delete. (A
+  // range tombstone per append filled the memtable with thousands of them,
+  // and RocksDB took seconds of CPU to flush it, stalling every write.)
+  void stage(const ready& rd, write_batch& batch);
 
   // Convenience for tests and the simulator: stage + engine write with
   // sync = rd.must_sync.
   status persist(const ready& rd);
 
   // Deletes every key of this group (both columns).
-  void stage_destroy(write_batch& batch) const;
+  void stage_destroy(write_batch& batch);
 
   uint32_t group() const { return group_; }
 
  private:
   engine& engine_;
   uint32_t group_;
+  // The last log index after every batch staged so far (nullopt: not known
+  // yet, so the next append truncates with a range delete).
+  std::optional<index_t> last_staged_;
 };
 
 }  // namespace velocity::raft

@@ -83,6 +83,9 @@ void sim_node::crash() {
   replica_.reset();
   app_.reset();
   engine_->simulate_crash();
+  // A restarted process has a new log store, which knows nothing of what
+  // the dead one staged (raft::log_store::stage's REQUIRES).
+  store_ = std::make_unique<raft::log_store>(*engine_, group);
   applied_ = 0;
   paused = false;
   requests.clear();
