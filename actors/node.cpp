@@ -9,9 +9,9 @@
 #include <thread>
 #include <utility>
 
+#include "actors/node_actors.hpp"
 #include "actors/ops_http.hpp"
 #include "actors/transport.hpp"
-#include "cluster/replica_placement.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/scoped_actor.hpp"
 #include "spdlog/spdlog.h"
@@ -212,36 +212,26 @@ status node::start_ops_http() {
 }
 
 status node::spawn_actors() {
-  if (config_.mode == storage_mode::persistent)
-    log_writer_ = spawn_log_writer(system_, engine_, env_, true, metrics_);
-  std::vector<raft::node_id> member_ids;
-  for (const auto& m : config_.members) member_ids.push_back(m.id);
-  if (config_.clustered())
-    mux_ = spawn_peer_mux(system_, {config_.node_id, config_.timing.tick_ms, env_->random_u64()});
-  for (uint32_t id = 0; id < config_.shards; ++id) {
-    shard_options shard_config{id, engine_, log_writer_};
-    shard_config.node_id = config_.node_id;
-    shard_config.compact_entries = config_.compact_entries;
-    shard_config.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
-    if (config_.clustered()) {
-      shard_config.voters = cluster::replicas_of(id, member_ids, config_.replication_factor);
-      shard_config.outbox = mux_;
-      shard_config.env = env_;
-      shard_config.timing = config_.timing;
-    }
-    auto shard = spawn_shard(system_, std::move(shard_config));
-    if (!shard.ok()) return shard.error();
-    shards_.push_back(shard.value());
-  }
-  router_options options;
+  node_actor_options options;
   options.node = config_.node_id;
-  options.mux = mux_;
   options.mode = config_.mode;
-  options.shards = shards_;
+  options.shards = config_.shards;
+  if (config_.clustered())
+    for (const auto& m : config_.members) options.members.push_back(m.id);
+  options.replication_factor = config_.replication_factor;
+  options.timing = config_.timing;
+  options.compact_entries = config_.compact_entries;
+  options.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
+  options.request_timeout_ms = config_.request_timeout_ms;
+  options.engine_ = engine_;
   options.env = env_;
-  options.request_timeout_ms_default = config_.request_timeout_ms;
   options.metrics = metrics_;
-  router_control_ = spawn_router(system_, std::move(options));
+  auto spawned = spawn_node_actors(system_, options);
+  if (!spawned.ok()) return spawned.error();
+  log_writer_ = spawned->log_writer;
+  mux_ = spawned->mux;
+  shards_ = spawned->shards;
+  router_control_ = spawned->router;
   router_ = router_control_;
   return {};
 }

@@ -3,11 +3,12 @@
 // event loop over the test coordinator and the phases setup -> chaos ->
 // heal -> checks.
 //
-// The node assembly mirrors node::spawn_actors and node::start_peers
-// (actors/node.cpp): log writer, peer mux, one shard per shard id with the
-// voters replicas_of names, the router; the mux is attached to the node's
-// link actor instead of a peer transport. node::start itself is not used: it
-// opens sockets and its stop() blocks, which the coordinator cannot run.
+// A node's actors come from spawn_node_actors (actors/node_actors.hpp), the
+// assembly velocityd's node::start uses, with two seams: a slow disk in
+// front of the log writer and, for injected bugs, a proxy in front of each
+// shard; the mux is attached to the node's link actor instead of a peer
+// transport. node::start itself is not used: it opens sockets and its
+// stop() blocks, which the coordinator cannot run.
 //
 // Thread safety: run_seed runs everything on the calling thread.
 #include "tests/sim_actors/cluster_sim.hpp"
@@ -18,11 +19,11 @@
 #include <memory>
 #include <utility>
 
+#include "actors/node_actors.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/send.hpp"
-#include "cluster/replica_placement.hpp"
 #include "spdlog/spdlog.h"
 #include "tests/sim_actors/shard_bug_proxy.hpp"
 #include "tests/sim_actors/sim_checks.hpp"
@@ -70,6 +71,12 @@ std::vector<raft::node_id> member_ids(const world& w) {
   return ids;
 }
 
+template <class Handle>
+void kill(Handle& hdl) {
+  if (hdl) caf::anon_send_exit(hdl, caf::exit_reason::kill);
+  hdl = nullptr;
+}
+
 void start_node(run_state& rs, node_slot& n) {
   auto& sys = rs.system;
   world& w = rs.w;
@@ -77,51 +84,46 @@ void start_node(run_state& rs, node_slot& n) {
   n.engine = std::make_shared<fenced_engine>(n.disk, w.generator, w.sync_failure_per_mille);
   auto env = std::make_shared<sim_environment>(*w.clock, w.generator, n.clock_offset_ns,
                                                n.skew_ppm, n.engine);
-  raft_timing timing;
-  n.log_writer = spawn_log_writer(sys, n.engine, env, false);
-  n.slow_disk = spawn_slow_log_writer(sys, w, n.log_writer);
-  n.mux = spawn_peer_mux(sys, {n.id, timing.tick_ms, env->random_u64()});
-  std::vector<shard_actor> facing;
-  for (uint32_t id = 0; id < w.options.shards; ++id) {
-    shard_options options{id, n.engine, n.slow_disk};
-    options.node_id = n.id;
-    options.voters = cluster::replicas_of(id, member_ids(w), static_cast<uint32_t>(w.nodes.size()));
-    options.outbox = n.mux;
-    options.env = env;
-    options.timing = timing;
-    auto shard = spawn_shard(sys, std::move(options));
-    if (!shard.ok()) {
-      w.failures.push_back("node " + std::to_string(n.id) + " shard " + std::to_string(id) +
-                           " cannot recover: " + shard.error().to_string());
-      continue;
-    }
-    n.shards.push_back(shard.value());
-    if (w.options.bug == injected_bug::none) {
-      facing.push_back(shard.value());
-    } else {
-      facing.push_back(spawn_shard_bug_proxy(sys, shard.value(), n.engine, id,
-                                              w.options.bug, &w.clients_active));
-      n.proxies.push_back(caf::actor_cast<caf::actor>(facing.back()));
-    }
-  }
-  n.link = spawn_link(sys, w, n.id, n.incarnation);
-  caf::anon_send(n.mux, mux_attach_atom::value, peer_mux_attachment{n.link, facing});
-  router_options options;
+  // The same assembly as velocityd's (actors/node_actors.hpp) with
+  // velocityd's defaults; only the seams differ.
+  node_actor_options options;
   options.node = n.id;
-  options.mux = n.mux;
   options.mode = storage_mode::persistent;
-  options.shards = facing;
+  options.shards = w.options.shards;
+  options.members = member_ids(w);
+  options.replication_factor = static_cast<uint32_t>(w.nodes.size());
+  options.request_timeout_ms = client_request_timeout_ms;
+  options.engine_ = n.engine;
   options.env = env;
-  options.request_timeout_ms_default = client_request_timeout_ms;
-  n.router = spawn_router(sys, std::move(options));
+  options.detached_log_writer = false;
+  options.wrap_log_writer = [&](log_writer_actor real) {
+    n.slow_disk = spawn_slow_log_writer(sys, w, real);
+    return n.slow_disk;
+  };
+  if (w.options.bug != injected_bug::none) {
+    options.wrap_shard = [&](uint32_t id, shard_actor real) {
+      auto proxy = spawn_shard_bug_proxy(sys, real, n.engine, id, w.options.bug, &w.clients_active);
+      n.proxies.push_back(caf::actor_cast<caf::actor>(proxy));
+      return proxy;
+    };
+  }
+  auto spawned = spawn_node_actors(sys, options);
+  if (!spawned.ok()) {
+    w.failures.push_back("node " + std::to_string(n.id) +
+                         " cannot start: " + spawned.error().to_string());
+    kill(n.slow_disk);
+    for (auto& p : n.proxies) kill(p);
+    n.proxies.clear();
+    return;
+  }
+  n.log_writer = spawned->log_writer;
+  n.mux = spawned->mux;
+  n.shards = spawned->replicas;
+  n.router = spawned->router;
+  n.link = spawn_link(sys, w, n.id, n.incarnation);
+  caf::anon_send(n.mux, mux_attach_atom::value, peer_mux_attachment{n.link, spawned->shards});
   n.up = true;
   w.note("start node " + std::to_string(n.id) + " incarnation " + std::to_string(n.incarnation));
-}
-
-template <class Handle>
-void kill(Handle& hdl) {
-  if (hdl) caf::anon_send_exit(hdl, caf::exit_reason::kill);
-  hdl = nullptr;
 }
 
 // Every actor of the node dies; the disk forgets what was not synced.
