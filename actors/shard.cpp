@@ -32,8 +32,12 @@ struct pending_request {
   command cmd;
   int64_t proposed_ns = 0;  // monotonic; 0 without a clock
   // A conditional write that looked certain to fail: it waits as a read and
-  // is checked again once its read index is applied (serve_read).
+  // is checked again once its read index is applied (serve_read), unless
+  // nothing was applied since the first check (`predicted`, made at
+  // `predicted_at`).
   bool check_at_read = false;
+  std::optional<reply> predicted{};
+  uint64_t predicted_at = 0;
 };
 
 struct shard_state {
@@ -179,7 +183,9 @@ void serve_read(shard_pointer self, uint64_t request) {
   if (it->second.check_at_read && !st.failure_) {
     // The applied state is now linearizable for this request: a write that
     // still fails fails here, like a read; one that no longer does is logged.
-    std::optional<reply> failed = st.machine_->certain_failure(it->second.cmd);
+    std::optional<reply> failed = st.machine_->applied_index() == it->second.predicted_at
+                                      ? std::move(it->second.predicted)
+                                      : st.machine_->certain_failure(it->second.cmd);
     if (!failed) {
       it->second.check_at_read = false;
       propose(self, request);
@@ -333,12 +339,18 @@ void handle_request(shard_pointer self, command cmd,
   uint64_t request = ++st.next_request_;
   // A leader answers a conditional write that can only fail (a CAS on a
   // version already gone, say) as a linearizable read: no log entry, no
-  // fsync on any replica (storage/state_machine.hpp, certain_failure).
-  const bool read_first =
-      !is_read(cmd) && st.replica_->core().current_role() == raft::role::leader &&
-      st.machine_->certain_failure(cmd).has_value();
+  // fsync on any replica (storage/state_machine.hpp, certain_failure). Not
+  // in memory mode: there a logged failure costs no fsync, and the check
+  // would only add a document decode.
+  std::optional<reply> predicted;
+  if (!is_read(cmd) && st.options_.log_writer &&
+      st.replica_->core().current_role() == raft::role::leader)
+    predicted = st.machine_->certain_failure(cmd);
+  const bool read_first = predicted.has_value();
   if (is_read(cmd) || read_first) {
-    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0, read_first});
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0, read_first,
+                                                  std::move(predicted),
+                                                  st.machine_->applied_index()});
     if (status started = st.replica_->read(request, raft::read_mode::safe, 0); !started.ok())
       answer(self, request, error_reply(started), started.code() == error_code::unavailable);
   } else {
