@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   velocity::simb::injected_bug bug{};
   if (!velocity::simb::from_string(bug_name, bug)) {
     std::cerr << "unknown bug " << bug_name
-              << " (none, ack_before_apply, read_without_read_index, propose_twice)\n";
+              << " (none, ack_before_apply, read_without_read_index, propose_twice, cas_fail_without_read_index)\n";
     return 2;
   }
   if ((seed == 0) == (seeds == 0)) {

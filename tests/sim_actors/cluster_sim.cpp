@@ -387,13 +387,15 @@ std::string_view to_string(injected_bug bug) {
     case injected_bug::ack_before_apply: return "ack_before_apply";
     case injected_bug::read_without_read_index: return "read_without_read_index";
     case injected_bug::propose_twice: return "propose_twice";
+    case injected_bug::cas_fail_without_read_index: return "cas_fail_without_read_index";
   }
   return "unknown";
 }
 
 bool from_string(std::string_view name, injected_bug& out) {
   for (auto bug : {injected_bug::none, injected_bug::ack_before_apply,
-                   injected_bug::read_without_read_index, injected_bug::propose_twice}) {
+                   injected_bug::read_without_read_index, injected_bug::propose_twice,
+                   injected_bug::cas_fail_without_read_index}) {
     if (to_string(bug) == name) {
       out = bug;
       return true;

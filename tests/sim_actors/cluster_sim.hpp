@@ -38,6 +38,7 @@ enum class injected_bug : uint8_t {
   ack_before_apply,         // a write is answered ok as soon as it is handed to the shard
   read_without_read_index,  // a get is served from the local replica's state, no ReadIndex
   propose_twice,            // every write is handed to the shard twice (a blind retry)
+  cas_fail_without_read_index,  // a CAS the local state refuses fails at once, no ReadIndex
 };
 
 std::string_view to_string(injected_bug bug);

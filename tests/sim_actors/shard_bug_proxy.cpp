@@ -3,6 +3,7 @@
 // Actor safety: the proxy's state is its own.
 #include "tests/sim_actors/shard_bug_proxy.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "caf/typed_event_based_actor.hpp"
@@ -27,6 +28,13 @@ reply read_locally(engine& disk, uint32_t shard_id, const command& cmd) {
   return machine.apply(0, cmd);
 }
 
+// The failure a CAS gets from the replica's engine as it is now, if any.
+std::optional<reply> fail_locally(engine& disk, uint32_t shard_id, const command& cmd) {
+  state_machine machine(disk, shard_id);
+  if (!machine.open().ok()) return std::nullopt;
+  return machine.certain_failure(cmd);
+}
+
 shard_actor::behavior_type proxy_impl(shard_actor::pointer self, shard_actor shard,
                                       std::shared_ptr<engine> disk, uint32_t shard_id,
                                       injected_bug bug, const bool* armed) {
@@ -37,6 +45,11 @@ shard_actor::behavior_type proxy_impl(shard_actor::pointer self, shard_actor sha
         bool get = std::holds_alternative<cmd::get>(request.cmd);
         if (bug == injected_bug::read_without_read_index && get)
           return shard_reply{read_locally(*disk, shard_id, request.cmd)};
+        if (bug == injected_bug::cas_fail_without_read_index &&
+            std::holds_alternative<cmd::compare_and_swap>(request.cmd)) {
+          if (auto failed = fail_locally(*disk, shard_id, request.cmd))
+            return shard_reply{std::move(*failed)};
+        }
         if (bug == injected_bug::ack_before_apply && !read) {
           self->request(shard, proxy_wait, a, request).then([](const shard_reply&) {},
                                                             [](caf::error&) {});

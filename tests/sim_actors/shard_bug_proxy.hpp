@@ -9,7 +9,11 @@
 //   read_without_read_index  a get is answered from this replica's engine at
 //                            once, leader or not, without a ReadIndex round;
 //   propose_twice            every write is handed to the shard twice; the
-//                            first answer goes back.
+//                            first answer goes back;
+//   cas_fail_without_read_index  a CAS that this replica's engine refuses
+//                            (state_machine::certain_failure) fails at once,
+//                            leader or not: the shard's failed-write-as-read
+//                            path without its ReadIndex.
 // The bug fires only while *armed holds (the harness arms it for the chaos
 // phase), so the setup's schemas and registers exist as in a correct run.
 // The bugs live here, in the test harness, so production code has no switch

@@ -119,6 +119,13 @@ CAF_TEST(a get served without a read index is caught) {
   CAF_CHECK_NOT_EQUAL(seed, 0u);
 }
 
+CAF_TEST(a CAS failed without a read index is caught) {
+  std::string failure;
+  auto seed = first_catch(injected_bug::cas_fail_without_read_index, failure);
+  CAF_MESSAGE("caught on seed " << seed << ": " << failure);
+  CAF_CHECK_NOT_EQUAL(seed, 0u);
+}
+
 CAF_TEST(a write proposed twice is caught) {
   std::string failure;
   auto seed = first_catch(injected_bug::propose_twice, failure);
