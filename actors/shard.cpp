@@ -310,9 +310,10 @@ void on_snapshot_wire(shard_pointer self, const snapshot_wire& in) {
 }
 
 // Every request already in the mailbox is ahead of the flush, so they share
-// one ready: one Raft batch, one fsync.
+// one ready: one Raft batch, one fsync. (Memory mode does not batch: the
+// driver forms a ready per request at once.)
 void schedule_flush(shard_pointer self) {
-  if (self->state.flush_scheduled_) return;
+  if (self->state.flush_scheduled_ || !self->state.options_.log_writer) return;
   self->state.flush_scheduled_ = true;
   self->send(self, shard_flush_atom::value);
 }
@@ -380,7 +381,9 @@ cluster::replica_config replica_config_for(const shard_options& options) {
   cfg.compact_bytes = options.compact_entries == 0 ? 0 : shard_compact_bytes;
   cfg.compact_keep_entries = alone(options) ? 0 : options.compact_entries / 4;
   cfg.volatile_log = !options.log_writer;
-  cfg.batch_requests = true;
+  // Batching saves fsyncs; a volatile log has none to save, and the flush
+  // message it needs would double the shard's messages per request.
+  cfg.batch_requests = !cfg.volatile_log;
   return cfg;
 }
 
