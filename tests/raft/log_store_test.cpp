@@ -289,29 +289,22 @@ CAF_TEST(entries starting below the last index truncate the log from there) {
 }
 
 CAF_TEST(an append right after the last staged entry writes no range delete) {
-  auto range_deletes = [](const write_batch& batch) {
-    size_t n = 0;
-    for (const auto& op : batch.ops()) n += op.kind == write_batch::op_kind::erase_range ? 1 : 0;
-    return n;
-  };
   memory_engine e;
   log_store store{e, group_id};
-  write_batch first;
-  store.stage(append_ready(1, 3, 1, 0), first);  // the last index is not known yet
-  CAF_CHECK_EQUAL(range_deletes(first), 1u);
-  CAF_REQUIRE(e.write(first, {}).ok());
-  write_batch next;
-  store.stage(append_ready(4, 6, 1, 2), next);
-  CAF_CHECK_EQUAL(range_deletes(next), 0u);
-  CAF_REQUIRE(e.write(next, {}).ok());
-  write_batch conflict;  // a new leader's entries overwrite 5..6
-  store.stage(append_ready(5, 5, 2, 2), conflict);
-  CAF_CHECK_EQUAL(range_deletes(conflict), 1u);
-  CAF_REQUIRE(e.write(conflict, {}).ok());
-  write_batch after;
-  store.stage(append_ready(6, 7, 2, 2), after);
-  CAF_CHECK_EQUAL(range_deletes(after), 0u);
-  CAF_REQUIRE(e.write(after, {}).ok());
+  // Stages `rd`, writes the batch, and returns its range deletes.
+  auto stage_write = [&](const ready& rd) {
+    write_batch batch;
+    store.stage(rd, batch);
+    size_t range_deletes = 0;
+    for (const auto& op : batch.ops())
+      range_deletes += op.kind == write_batch::op_kind::erase_range ? 1 : 0;
+    CAF_REQUIRE(e.write(batch, {}).ok());
+    return range_deletes;
+  };
+  CAF_CHECK_EQUAL(stage_write(append_ready(1, 3, 1, 0)), 1u);  // the last index is not known yet
+  CAF_CHECK_EQUAL(stage_write(append_ready(4, 6, 1, 2)), 0u);
+  CAF_CHECK_EQUAL(stage_write(append_ready(5, 5, 2, 2)), 1u);  // a new leader overwrites 5..6
+  CAF_CHECK_EQUAL(stage_write(append_ready(6, 7, 2, 2)), 0u);
   std::vector<entry> expected = make_entries(1, 4, 1);
   for (const entry& x : make_entries(5, 7, 2)) expected.push_back(x);
   CAF_CHECK(load_ok(store).entries == expected);
@@ -320,10 +313,7 @@ CAF_TEST(an append right after the last staged entry writes no range delete) {
   snap.snap = make_snapshot(20, 3);
   snap.snapshot_from_leader = true;
   snap.entries = make_entries(21, 22, 3);
-  write_batch installed;
-  store.stage(snap, installed);
-  CAF_CHECK_EQUAL(range_deletes(installed), 1u);  // the snapshot's own
-  CAF_REQUIRE(e.write(installed, {}).ok());
+  CAF_CHECK_EQUAL(stage_write(snap), 1u);  // the snapshot's own
   CAF_CHECK(load_ok(store).entries == make_entries(21, 22, 3));
 }
 
