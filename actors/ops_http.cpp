@@ -230,6 +230,14 @@ void ops_http_server::refresh_shard_metrics() {
                    "Conditional writes this leader answered as failed reads, unlogged (a counter).",
                    labels)
         .set(static_cast<double>(info.failed_writes_read));
+    registry
+        .get_gauge("velocity_raft_snapshots_sent",
+                   "Streamed snapshots a follower installed from this leader (a counter).", labels)
+        .set(static_cast<double>(info.snapshots_sent));
+    registry
+        .get_gauge("velocity_raft_snapshots_installed",
+                   "Streamed snapshots this replica installed (a counter).", labels)
+        .set(static_cast<double>(info.snapshots_installed));
   }
   refresh_peer_metrics();
 }

@@ -468,6 +468,8 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
         info.applied_index = st.machine_->applied_index();
         info.durable_index = core.commit_index();
         info.backlog = st.requests_.size();
+        info.snapshots_sent = st.streams_->sent();
+        info.snapshots_installed = st.streams_->installed();
         info.failed = st.failure_.has_value();
         info.role = std::string{raft::to_string(core.current_role())};
         info.term = core.term();

@@ -144,6 +144,8 @@ struct shard_info {
   uint64_t commit_latency_ns_total = 0;  // proposals answered: propose -> applied, summed
   uint64_t committed_proposals = 0;      // proposals answered by an apply
   uint64_t failed_writes_read = 0;       // conditional writes that failed as reads, unlogged
+  uint64_t snapshots_sent = 0;           // streamed snapshots a follower installed from this leader
+  uint64_t snapshots_installed = 0;      // streamed snapshots this replica installed
   std::vector<follower_progress> followers;  // leader only: every other voter
 };
 

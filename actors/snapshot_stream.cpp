@@ -55,6 +55,7 @@ void snapshot_streams::on_ack(raft::node_id from, std::string_view payload) {
     spdlog::warn("shard {} on node {}: snapshot stream to node {} failed reading the engine",
                  shard_, self_, from);
   } else {
+    if (result == outcome::finished) ++sent_;
     spdlog::info("shard {} on node {}: snapshot stream to node {} {} after {} chunks", shard_,
                  self_, from, result == outcome::finished ? "installed" : "aborted",
                  it->second.sender.chunks_sent());
@@ -137,6 +138,7 @@ snapshot_streams::received snapshot_streams::on_chunk(raft::node_id from,
   spdlog::info("shard {} on node {}: installed a snapshot from node {} (Raft index {}, {} chunks)",
                shard_, self_, from, chunk.meta.index, chunk.seq + 1);
   installed_ = std::max(installed_, chunk.meta.index);
+  ++installed_count_;
   send_ack(from, cluster::snapshot_ack{chunk.session, chunk.seq, false, true});
   out.reopen = true;
   out.step = cluster::snapshot_message_for(chunk, from, self_);

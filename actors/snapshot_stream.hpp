@@ -86,6 +86,10 @@ class snapshot_streams {
 
   std::vector<snapshot_wire> take_outgoing();
   size_t transfers() const { return senders_.size(); }
+  // Since the start: transfers this leader finished (the follower
+  // acknowledged the install), and snapshots installed here from a stream.
+  uint64_t sent() const { return sent_; }
+  uint64_t installed() const { return installed_count_; }
 
  private:
   struct transfer {
@@ -104,6 +108,8 @@ class snapshot_streams {
   std::map<raft::node_id, transfer> senders_;
   cluster::snapshot_receiver receiver_;
   raft::index_t installed_ = 0;  // the latest snapshot installed from a stream
+  uint64_t sent_ = 0;
+  uint64_t installed_count_ = 0;
   std::vector<snapshot_wire> outgoing_;
 };
 

@@ -120,6 +120,9 @@ CAF_TEST(a stream installs the leader shard byte identical within its window) {
   CAF_CHECK_EQUAL(got, want);
   CAF_CHECK_EQUAL(p.leader.transfers(), 0u);  // the installed ack ended it
   CAF_CHECK(p.follower.holds(25, 0));
+  CAF_CHECK_EQUAL(p.leader.sent(), 1u);
+  CAF_CHECK_EQUAL(p.follower.installed(), 1u);
+  CAF_CHECK_EQUAL(p.follower.sent(), 0u);
 }
 
 CAF_TEST(a lost chunk aborts the transfer and the next resend completes) {
