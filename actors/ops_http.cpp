@@ -198,46 +198,36 @@ void ops_http_server::refresh_shard_metrics() {
   if (!infos) return;  // the last values stay; /ready reports the failure
   for (const auto& info : *infos) {
     metric_labels labels{{"shard", std::to_string(info.shard_id)}};
-    registry.get_gauge("velocity_shard_applied_index", "Last log index the shard applied.", labels)
-        .set(static_cast<double>(info.applied_index));
-    registry
-        .get_gauge("velocity_shard_durable_index",
-                   "Last log index known durable (memory mode: the applied index).", labels)
-        .set(static_cast<double>(info.durable_index));
-    registry
-        .get_gauge("velocity_shard_backlog_requests",
-                   "Replies held back until their writes are durable.", labels)
-        .set(static_cast<double>(info.backlog));
-    registry.get_gauge("velocity_shard_failed", "1 after an engine write or fsync failed.", labels)
-        .set(info.failed ? 1 : 0);
-    registry.get_gauge("velocity_raft_term", "Raft term of this node's replica of the shard.", labels)
-        .set(static_cast<double>(info.term));
-    registry.get_gauge("velocity_raft_is_leader", "1 while this node's replica leads the shard.", labels)
-        .set(info.role == "leader" ? 1 : 0);
-    registry.get_gauge("velocity_raft_leader_node", "Node id of the shard's leader (0: unknown).", labels)
-        .set(static_cast<double>(info.leader));
-    registry.get_gauge("velocity_raft_proposals", "Commands this replica proposed (a counter).", labels)
-        .set(static_cast<double>(info.proposals));
-    registry.get_gauge("velocity_raft_leader_changes", "Leader changes this replica saw (a counter).", labels)
-        .set(static_cast<double>(info.leader_changes));
-    registry.get_gauge("velocity_raft_commit_seconds_sum",
-                       "Propose -> applied, summed over the proposals answered here.", labels)
-        .set(static_cast<double>(info.commit_latency_ns_total) / 1e9);
-    registry.get_gauge("velocity_raft_commit_seconds_count", "Proposals answered here by an apply.", labels)
-        .set(static_cast<double>(info.committed_proposals));
-    registry
-        .get_gauge("velocity_shard_failed_writes_read",
-                   "Conditional writes this leader answered as failed reads, unlogged (a counter).",
-                   labels)
-        .set(static_cast<double>(info.failed_writes_read));
-    registry
-        .get_gauge("velocity_raft_snapshots_sent",
-                   "Streamed snapshots a follower installed from this leader (a counter).", labels)
-        .set(static_cast<double>(info.snapshots_sent));
-    registry
-        .get_gauge("velocity_raft_snapshots_installed",
-                   "Streamed snapshots this replica installed (a counter).", labels)
-        .set(static_cast<double>(info.snapshots_installed));
+    auto gauge = [&](const char* name, const char* help, double value) {
+      registry.get_gauge(name, help, labels).set(value);
+    };
+    auto d = [](uint64_t v) { return static_cast<double>(v); };
+    gauge("velocity_shard_applied_index", "Last log index the shard applied.", d(info.applied_index));
+    gauge("velocity_shard_durable_index",
+          "Last log index known durable (memory mode: the applied index).", d(info.durable_index));
+    gauge("velocity_shard_backlog_requests", "Replies held back until their writes are durable.",
+          d(info.backlog));
+    gauge("velocity_shard_failed", "1 after an engine write or fsync failed.", info.failed ? 1 : 0);
+    gauge("velocity_raft_term", "Raft term of this node's replica of the shard.", d(info.term));
+    gauge("velocity_raft_is_leader", "1 while this node's replica leads the shard.",
+          info.role == "leader" ? 1 : 0);
+    gauge("velocity_raft_leader_node", "Node id of the shard's leader (0: unknown).", d(info.leader));
+    gauge("velocity_raft_proposals", "Commands this replica proposed (a counter).", d(info.proposals));
+    gauge("velocity_raft_leader_changes", "Leader changes this replica saw (a counter).",
+          d(info.leader_changes));
+    gauge("velocity_raft_commit_seconds_sum",
+          "Propose -> applied, summed over the proposals answered here.",
+          d(info.commit_latency_ns_total) / 1e9);
+    gauge("velocity_raft_commit_seconds_count", "Proposals answered here by an apply.",
+          d(info.committed_proposals));
+    gauge("velocity_shard_failed_writes_read",
+          "Conditional writes this leader answered as failed reads, unlogged (a counter).",
+          d(info.failed_writes_read));
+    gauge("velocity_raft_snapshots_sent",
+          "Streamed snapshots a follower installed from this leader (a counter).",
+          d(info.snapshots_sent));
+    gauge("velocity_raft_snapshots_installed", "Streamed snapshots this replica installed (a counter).",
+          d(info.snapshots_installed));
   }
   refresh_peer_metrics();
 }
