@@ -31,11 +31,10 @@ struct pending_request {
   caf::typed_response_promise<shard_reply> promise;
   command cmd;
   int64_t proposed_ns = 0;  // monotonic; 0 without a clock
-  // A conditional write that looked certain to fail: it waits as a read and
-  // is checked again once its read index is applied (serve_read), unless
-  // nothing was applied since the first check (`predicted`, made at
-  // `predicted_at`).
-  bool check_at_read = false;
+  // A conditional write that looked certain to fail (`predicted`, checked
+  // at applied index `predicted_at`): it waits as a read and is checked
+  // again once its read index is applied (serve_read), unless nothing was
+  // applied since.
   std::optional<reply> predicted{};
   uint64_t predicted_at = 0;
 };
@@ -180,14 +179,14 @@ void serve_read(shard_pointer self, uint64_t request) {
   auto& st = self->state;
   auto it = st.requests_.find(request);
   if (it == st.requests_.end()) return;
-  if (it->second.check_at_read && !st.failure_) {
+  if (it->second.predicted && !st.failure_) {
     // The applied state is now linearizable for this request: a write that
     // still fails fails here, like a read; one that no longer does is logged.
     std::optional<reply> failed = st.machine_->applied_index() == it->second.predicted_at
                                       ? std::move(it->second.predicted)
                                       : st.machine_->certain_failure(it->second.cmd);
+    it->second.predicted.reset();
     if (!failed) {
-      it->second.check_at_read = false;
       propose(self, request);
       return;
     }
@@ -313,7 +312,7 @@ void on_snapshot_wire(shard_pointer self, const snapshot_wire& in) {
 // one ready: one Raft batch, one fsync. (Memory mode does not batch: the
 // driver forms a ready per request at once.)
 void schedule_flush(shard_pointer self) {
-  if (self->state.flush_scheduled_ || !self->state.options_.log_writer) return;
+  if (self->state.flush_scheduled_ || !self->state.replica_->batches_requests()) return;
   self->state.flush_scheduled_ = true;
   self->send(self, shard_flush_atom::value);
 }
@@ -347,9 +346,8 @@ void handle_request(shard_pointer self, command cmd,
   if (!is_read(cmd) && st.options_.log_writer &&
       st.replica_->core().current_role() == raft::role::leader)
     predicted = st.machine_->certain_failure(cmd);
-  const bool read_first = predicted.has_value();
-  if (is_read(cmd) || read_first) {
-    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0, read_first,
+  if (is_read(cmd) || predicted) {
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0,
                                                   std::move(predicted),
                                                   st.machine_->applied_index()});
     if (status started = st.replica_->read(request, raft::read_mode::safe, 0); !started.ok())

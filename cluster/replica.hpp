@@ -133,6 +133,8 @@ class replica {
   // A linearizable read; the answer is a later read or fail effect. A lease
   // read first catches up every elapsed tick. Errors as propose.
   status read(uint64_t request, raft::read_mode mode, int64_t now_ns);
+  // config.batch_requests: propose/read only queue work until flush().
+  bool batches_requests() const { return config_.batch_requests; }
   // Forms readies for work queued by propose/read (config.batch_requests).
   void flush() { drive(); }
   // Proposes a membership change; answered as propose (the apply effect
