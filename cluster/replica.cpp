@@ -20,6 +20,8 @@ replica::replica(const replica_config& config, raft::durable_state state, raft::
       next_tick_ns_(now_ns + config.tick_ns) {
   VELOCITY_CHECK_LT(0, config.tick_ns);
   VELOCITY_CHECK(config.compact_entries == 0 || config.compact_keep_entries < config.compact_entries);
+  start_last_index_ = core_.last_index();
+  start_last_term_ = core_.term_at(start_last_index_).value_or(0);
   drive();
 }
 
@@ -121,6 +123,30 @@ status replica::read(uint64_t request, raft::read_mode mode, int64_t now_ns) {
   return status{};
 }
 
+status replica::read_local(uint64_t request, bool at_commit) {
+  VELOCITY_CHECK(request != 0);
+  if (pending() >= replica_pending_max)
+    return status{error_code::overloaded, "too many requests waiting for their read index"};
+  if (!at_commit) {
+    effect read;
+    read.type = effect::kind::read;
+    read.request = request;
+    effects_.push_back(std::move(read));
+    return status{};
+  }
+  if (!caught_up())
+    return status{error_code::unavailable,
+                  "this replica restarted and has not yet learned which of its entries are "
+                  "committed"};
+  reads_.emplace(request, pending_read{core_.commit_index()});
+  serve_reads();
+  return status{};
+}
+
+bool replica::caught_up() const {
+  return applied_ >= start_last_index_ || applied_term_ > start_last_term_;
+}
+
 bool replica::leads_alone() const {
   const auto& voters = core_.conf().voters;
   return core_.current_role() == raft::role::leader && voters.size() == 1 &&
@@ -177,6 +203,8 @@ void replica::fail_all(const status& error) {
   reads_.clear();
   for (const auto& [request, mode] : deferred_reads_) push_fail(request, error);
   deferred_reads_.clear();
+  for (const auto& [index, request] : held_) push_fail(request, error);
+  held_.clear();
 }
 
 void replica::push_send(std::vector<raft::message> messages) {
@@ -200,6 +228,29 @@ void replica::push_fail(uint64_t request, status error, bool never_applied) {
 void replica::drive() {
   drive_readies();
   drive_early();
+  release_confirmed();
+}
+
+// Held replies whose entries a quorum now knows are committed go out; a
+// replica that stopped leading cannot learn that any more.
+void replica::release_confirmed() {
+  if (held_.empty()) return;
+  if (core_.current_role() != raft::role::leader) {
+    for (const auto& [index, request] : held_)
+      push_fail(request, status{error_code::timeout,
+                                "outcome unknown: applied, but leadership changed before a "
+                                "majority confirmed it; read it back"});
+    held_.clear();
+    return;
+  }
+  const raft::index_t known = core_.known_committed();
+  for (auto it = held_.begin(); it != held_.end() && it->first <= known;) {
+    effect release;
+    release.type = effect::kind::release;
+    release.request = it->second;
+    effects_.push_back(std::move(release));
+    it = held_.erase(it);
+  }
 }
 
 // raft::take_early: entries committed while our own write syncs (a leader
@@ -263,6 +314,7 @@ void replica::finish(raft::ready& rd) {
   // 4. A leader's snapshot replaces the application, then committed entries.
   if (rd.snap && rd.snapshot_from_leader) {
     applied_ = rd.snap->meta.index;
+    applied_term_ = std::max(applied_term_, rd.snap->meta.term);
     bytes_since_snapshot_ = 0;
     // Proposals the snapshot covers may or may not be in it.
     for (auto it = proposals_.begin(); it != proposals_.end() && it->first <= applied_;) {
@@ -305,6 +357,7 @@ void replica::apply_committed(raft::ready& rd) {
   for (raft::entry& e : rd.committed) {
     if (e.index <= applied_) continue;  // covered by a snapshot restored above
     applied_ = e.index;
+    applied_term_ = std::max(applied_term_, e.term);
     bytes_since_snapshot_ += raft::entry_bytes(e);
     uint64_t answered = 0;
     auto [first, last] = proposals_.equal_range(e.index);
@@ -323,8 +376,14 @@ void replica::apply_committed(raft::ready& rd) {
     proposals_.erase(first, last);
     effect apply;
     apply.type = effect::kind::apply;
-    apply.entry = std::move(e);
     apply.request = answered;
+    // The reply waits until a quorum knows the entry is committed (a
+    // leader learns it from its followers' responses; alone, at once).
+    if (answered != 0 && core_.known_committed() < e.index) {
+      apply.hold = true;
+      held_.emplace(e.index, answered);
+    }
+    apply.entry = std::move(e);
     effects_.push_back(std::move(apply));
   }
 }

@@ -14,9 +14,12 @@
 //                report (the write is ordered before everything after it)
 //     restore  : replace the application's state by this leader's snapshot
 //     apply    : apply this committed entry; if `request` != 0 answer that
-//                request with the application's reply
+//                request with the application's reply, or, with `hold`,
+//                keep that reply until a release effect for the request
+//     release  : answer `request` with the reply its apply effect held: a
+//                quorum of voters now knows its entry is committed
 //     read     : serve read `request` now (the applied index has reached its
-//                read index)
+//                read index; for read_local, at once or at the commit index)
 //     fail     : answer `request` with this error
 //     capture  : capture the application's state at applied index `index`
 //                and call compact(index, data) (log compaction); `index`
@@ -48,6 +51,16 @@
 // carry a staged write_batch). Thread safety: none; one owner.
 // A read that reaches a new leader before it has committed an entry of its
 // term waits for that commit instead of failing.
+//
+// Acknowledgement of proposals (docs/consistency.md): a leader answers its
+// proposal once the entry is applied AND known_committed() reaches it (a
+// quorum of voters knows the entry is committed), so a quorum read
+// (read_local at commit on a majority of replicas) sees every acknowledged
+// write. A replica that knew an index was committed may forget that in a
+// crash (the commit index is not synced), so after a start it serves reads
+// at its commit index only once it has applied everything its log held at
+// the start, or an entry of a later term (whose leader held every entry
+// committed before): see caught_up().
 // Invariants: at most one ready is outstanding (taken, waiting for its sync);
 // effects come out in contract order; a request id appears in exactly one
 // apply/read/fail effect.
@@ -96,7 +109,7 @@ inline constexpr size_t replica_pending_max = 1 << 16;
 // std::variant: GCC 12 reports false maybe-uninitialized errors on
 // vectors of variants of these members.)
 struct effect {
-  enum class kind : uint8_t { send, persist, restore, apply, read, fail, capture };
+  enum class kind : uint8_t { send, persist, restore, apply, read, fail, capture, release };
   kind type = kind::send;
   std::vector<raft::message> messages;  // send
   write_batch batch;                    // persist
@@ -104,7 +117,8 @@ struct effect {
   uint64_t token = 0;                   // persist
   std::optional<raft::snapshot> snapshot;  // restore
   raft::entry entry;                    // apply
-  uint64_t request = 0;                 // apply (0: nobody waits on this node), read, fail
+  uint64_t request = 0;                 // apply (0: nobody waits on this node), read, fail, release
+  bool hold = false;                    // apply: keep the reply until `release`
   status error;                         // fail
   // fail: the request certainly never reached a Raft log (another leader's
   // entry took its index; the core refused it): retrying cannot apply it twice.
@@ -133,6 +147,16 @@ class replica {
   // A linearizable read; the answer is a later read or fail effect. A lease
   // read first catches up every elapsed tick. Errors as propose.
   status read(uint64_t request, raft::read_mode mode, int64_t now_ns);
+  // A read of this replica's applied state, with no leader involved; the
+  // answer is a read effect (or fail). `at_commit` false: served at once
+  // (local and eventual reads: may be stale, never goes backwards on this
+  // replica). `at_commit` true (a quorum read's part): served once applied
+  // reaches the commit index this replica knows now; unavailable while the
+  // replica has not caught up since its start (see the header comment).
+  status read_local(uint64_t request, bool at_commit);
+  // True when this replica's commit index covers every entry it could have
+  // reported committed before its last start.
+  bool caught_up() const;
   // config.batch_requests: propose/read only queue work until flush().
   bool batches_requests() const { return config_.batch_requests; }
   // Forms readies for work queued by propose/read (config.batch_requests).
@@ -181,7 +205,10 @@ class replica {
   void serve_reads();
   void maybe_capture();
   void retry_deferred_reads();
-  size_t pending() const { return proposals_.size() + reads_.size() + deferred_reads_.size(); }
+  void release_confirmed();
+  size_t pending() const {
+    return proposals_.size() + reads_.size() + deferred_reads_.size() + held_.size();
+  }
   status refuse(const status& core_error) const;
   void push_send(std::vector<raft::message> messages);
   void push_fail(uint64_t request, status error, bool never_applied = false);
@@ -206,6 +233,14 @@ class replica {
   // Reads that arrived before this leader committed an entry of its term.
   std::vector<std::pair<uint64_t, raft::read_mode>> deferred_reads_;
   std::vector<effect> effects_;
+  // Proposals applied by this leader whose replies wait for known_committed:
+  // index -> request.
+  std::multimap<raft::index_t, uint64_t> held_;
+  // The last entry of the log at the start, and the term of the last entry
+  // applied since (caught_up()).
+  raft::index_t start_last_index_ = 0;
+  raft::term_t start_last_term_ = 0;
+  raft::term_t applied_term_ = 0;
 };
 
 }  // namespace velocity::cluster

@@ -62,6 +62,10 @@ struct progress {
 
   // ReadIndex / lease: the highest heartbeat context the follower echoed.
   uint64_t acked_context = 0;
+  // The highest commit index the follower reported in a response: it knows
+  // every entry up to here is committed (and applies them before it answers
+  // a quorum read). Not durable on the follower; see raft::known_committed.
+  index_t commit_known = 0;
   // match when the previous heartbeat response arrived, and how many
   // responses in a row found it unchanged with entries outstanding: detects a
   // replicate pipeline whose appends were all lost.

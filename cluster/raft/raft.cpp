@@ -224,6 +224,11 @@ std::optional<index_t> raft::match_of(node_id peer) const {
   return it->second.match;
 }
 
+index_t raft::known_committed() const {
+  if (impl_->role_ != role::leader) return 0;
+  return impl_->quorum_value(impl_->commit_, &progress::commit_known);
+}
+
 bool raft::lease_valid() const { return impl_->role_ == role::leader && impl_->lease_holds(); }
 
 }  // namespace velocity::raft

@@ -149,6 +149,13 @@ class raft {
   const snapshot_meta& snapshot_info() const;
   // Leader only: a follower's match index (nullopt if not leader or unknown node).
   std::optional<index_t> match_of(node_id peer) const;
+  // Leader only (0 otherwise): the highest index a quorum of voters knows
+  // is committed (this leader's commit index, each follower's as reported in
+  // its responses). A follower that knows an index is committed applies it
+  // before it serves a read at its commit index, so a write acknowledged
+  // once known_committed() reaches it is seen by any read that asks a
+  // quorum of replicas at their commit index (docs/consistency.md, quorum).
+  index_t known_committed() const;
   // Leader only: true while a lease read would be served without a round trip.
   bool lease_valid() const;
 

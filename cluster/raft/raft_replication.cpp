@@ -107,6 +107,7 @@ void raft::impl::reply_append(const message& m, bool reject, index_t index, inde
   r.to = m.from;
   r.index = index;
   r.reject = reject;
+  r.commit = commit_;  // the leader counts who knows what is committed
   if (reject) {
     r.reject_hint = hint;
     r.log_term = log_.term_at(hint).value_or(0);
@@ -197,6 +198,7 @@ void raft::impl::handle_append_response(const message& m) {
   if (it == progress_.end()) return;
   progress& pr = it->second;
   pr.recent_active = true;
+  pr.commit_known = std::max(pr.commit_known, std::min(m.commit, commit_));
   if (m.reject) {
     if (m.index == 0) return;  // nothing before index 1 can mismatch
     if (pr.maybe_decrease(m.index, retry_next_for(m))) send_append(m.from, pr, false);
@@ -283,6 +285,7 @@ void raft::impl::handle_heartbeat(const message& m) {
   r.type = message_type::heartbeat_response;
   r.to = m.from;
   r.context = m.context;
+  r.commit = commit_;
   send(std::move(r), true);
 }
 
@@ -291,6 +294,7 @@ void raft::impl::handle_heartbeat_response(const message& m) {
   if (it == progress_.end()) return;
   progress& pr = it->second;
   pr.recent_active = true;
+  pr.commit_known = std::max(pr.commit_known, std::min(m.commit, commit_));
   pr.probe_sent = false;  // probe: one append per heartbeat interval
   if (m.context > pr.acked_context && m.context <= context_) {
     pr.acked_context = m.context;

@@ -6,6 +6,7 @@
 #include "caf/test/unit_test.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,7 @@ struct node {
   std::unique_ptr<raft::log_store> store;
   std::unique_ptr<replica> driver;
   std::vector<uint64_t> applied_requests;  // requests answered by apply effects
+  std::vector<uint64_t> released;          // held replies released (quorum knows the commit)
   std::vector<raft::index_t> applied_indexes;
   std::vector<uint64_t> reads;
   std::map<uint64_t, status> failed;
@@ -42,10 +44,13 @@ struct harness {
   std::map<raft::node_id, node> nodes;
   std::deque<raft::message> wire;
   std::set<raft::node_id> isolated;
+  // Messages this returns true for are lost (when set).
+  std::function<bool(const raft::message&)> drop;
   bool hold_syncs = false;
+  replica_config base_;
   int64_t now_ns = 0;
 
-  harness(std::vector<raft::node_id> ids, replica_config base) {
+  harness(std::vector<raft::node_id> ids, replica_config base) : base_(base) {
     for (raft::node_id id : ids) {
       node& n = nodes[id];
       n.store = std::make_unique<raft::log_store>(*n.disk, 1);
@@ -61,6 +66,21 @@ struct harness {
       cfg.raft.random_seed = id * 7;
       n.driver = std::make_unique<replica>(cfg, std::move(loaded.value()), 0, *n.store, now_ns);
     }
+  }
+
+  // A process restart of node `id`: a new driver over what its store holds,
+  // with the application's applied index `applied`; effects not carried out
+  // and syncs not released are lost.
+  void restart(raft::node_id id, raft::index_t applied) {
+    node& n = nodes.at(id);
+    n.sync_tokens.clear();
+    n.store = std::make_unique<raft::log_store>(*n.disk, 1);
+    auto loaded = n.store->load();
+    CAF_REQUIRE(loaded.ok());
+    replica_config cfg = base_;
+    cfg.raft.id = id;
+    cfg.raft.random_seed = id * 7;
+    n.driver = std::make_unique<replica>(cfg, std::move(loaded.value()), applied, *n.store, now_ns);
   }
 
   void carry_out(raft::node_id id) {
@@ -100,6 +120,10 @@ struct harness {
           case effect::kind::restore:
             n.order.push_back("restore");
             break;
+          case effect::kind::release:
+            n.order.push_back("release");
+            n.released.push_back(fx.request);
+            break;
         }
       }
       if (!hold_syncs) release_syncs(id);
@@ -129,7 +153,8 @@ struct harness {
       if (!wire.empty()) {
         raft::message m = std::move(wire.front());
         wire.pop_front();
-        if (nodes.count(m.to) && !isolated.count(m.to)) nodes.at(m.to).driver->step(m);
+        if (nodes.count(m.to) && !isolated.count(m.to) && !(drop && drop(m)))
+          nodes.at(m.to).driver->step(m);
         moved = true;
       }
       if (!moved) return;
@@ -540,4 +565,137 @@ CAF_TEST(hand_off moves leadership to the most caught-up voter) {
   harness alone({1}, base_config());
   CAF_REQUIRE_EQUAL(alone.elect(), 1u);
   CAF_CHECK_EQUAL(alone.nodes.at(1).driver->hand_off(), raft::no_node);
+}
+
+CAF_TEST(a leader holds the reply to its proposal until a quorum knows the entry is committed) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  node& l = h.nodes.at(lead);
+  const raft::index_t index = l.driver->core().last_index() + 1;
+  // The followers append and acknowledge the entry, but every answer that
+  // says they know it is committed is lost.
+  h.drop = [&](const raft::message& m) { return m.to == lead && m.commit >= index; };
+  CAF_REQUIRE(l.driver->propose(5, "x").ok());
+  h.advance_ms(3);
+  CAF_CHECK_EQUAL(l.applied_requests, (std::vector<uint64_t>{5}));  // applied, held
+  CAF_CHECK(l.released.empty());
+  CAF_CHECK(l.failed.empty());
+  CAF_CHECK_LESS(l.driver->core().known_committed(), index);
+  h.drop = nullptr;
+  h.advance_ms(2);
+  CAF_CHECK_EQUAL(l.released, (std::vector<uint64_t>{5}));
+  CAF_CHECK_GREATER_OR_EQUAL(l.driver->core().known_committed(), index);
+  auto apply_at = std::find(l.order.begin(), l.order.end(), "apply");
+  auto release_at = std::find(l.order.begin(), l.order.end(), "release");
+  CAF_CHECK(apply_at < release_at);
+}
+
+CAF_TEST(a held reply fails with timeout when the leader loses leadership first) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  node& l = h.nodes.at(lead);
+  const raft::index_t index = l.driver->core().last_index() + 1;
+  h.drop = [&](const raft::message& m) { return m.to == lead && m.commit >= index; };
+  CAF_REQUIRE(l.driver->propose(5, "x").ok());
+  h.advance_ms(3);
+  CAF_REQUIRE(l.released.empty());
+  CAF_REQUIRE_EQUAL(l.applied_requests, (std::vector<uint64_t>{5}));
+  // Cut off, the leader steps down (check quorum) before any confirmation.
+  h.drop = [&](const raft::message& m) { return m.to == lead || m.from == lead; };
+  h.advance_ms(40);
+  CAF_REQUIRE_NOT_EQUAL(l.driver->core().current_role(), raft::role::leader);
+  CAF_REQUIRE_EQUAL(l.failed.count(5), 1u);
+  CAF_CHECK_EQUAL(l.failed.at(5).code(), error_code::timeout);
+  CAF_CHECK(l.released.empty());
+}
+
+CAF_TEST(a group of one answers at once: it is its own quorum) {
+  harness h({1}, base_config());
+  CAF_REQUIRE_EQUAL(h.elect(), 1u);
+  node& n = h.nodes.at(1);
+  CAF_REQUIRE(n.driver->propose(7, "seven").ok());
+  h.settle();
+  CAF_CHECK_EQUAL(n.applied_requests, (std::vector<uint64_t>{7}));
+  CAF_CHECK(n.released.empty());  // never held
+  CAF_CHECK_EQUAL(n.driver->core().known_committed(), n.driver->core().commit_index());
+}
+
+CAF_TEST(a local read on a follower is served at once from its applied state) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  raft::node_id follower = lead == 1 ? 2 : 1;
+  node& f = h.nodes.at(follower);
+  f.order.clear();
+  CAF_REQUIRE(f.driver->read_local(9, false).ok());
+  h.carry_out(follower);
+  CAF_CHECK_EQUAL(f.reads, (std::vector<uint64_t>{9}));
+  CAF_CHECK_EQUAL(f.order, (std::vector<std::string>{"read"}));
+}
+
+CAF_TEST(a read at the commit index waits until the replica applied that far) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  raft::node_id follower = lead == 1 ? 2 : 1;
+  node& f = h.nodes.at(follower);
+  // The follower learns the commit index while its own write still syncs.
+  h.hold_syncs = true;
+  CAF_REQUIRE(h.nodes.at(lead).driver->propose(5, "x").ok());
+  h.settle();
+  for (auto& [id, n] : h.nodes)
+    if (id != follower) h.release_syncs(id);
+  h.settle();
+  for (int i = 0; i < 3; ++i) {
+    h.now_ns += tick_ns;
+    h.nodes.at(lead).driver->tick_to(h.now_ns);
+    h.settle();
+    for (auto& [id, n] : h.nodes)
+      if (id != follower) h.release_syncs(id);
+    h.settle();
+  }
+  CAF_REQUIRE_LESS(f.driver->applied(), f.driver->core().commit_index());
+  CAF_REQUIRE(f.driver->read_local(9, true).ok());
+  h.carry_out(follower);
+  CAF_CHECK(f.reads.empty());  // not before applied reaches the commit index
+  h.hold_syncs = false;
+  h.release_syncs(follower);
+  h.settle();
+  CAF_CHECK_EQUAL(f.reads, (std::vector<uint64_t>{9}));
+  CAF_CHECK_GREATER_OR_EQUAL(f.driver->applied(), h.nodes.at(lead).driver->core().commit_index());
+}
+
+CAF_TEST(a restarted replica serves reads at its commit index only once caught up) {
+  harness h({1, 2, 3}, base_config());
+  raft::node_id lead = h.elect();
+  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+  h.advance_ms(2);
+  raft::node_id follower = lead == 1 ? 2 : 1;
+  node& l = h.nodes.at(lead);
+  const raft::index_t index = l.driver->core().last_index() + 1;
+  // The follower holds the entry durably but never learns it is committed.
+  h.drop = [&](const raft::message& m) { return m.to == follower && m.commit >= index; };
+  CAF_REQUIRE(l.driver->propose(5, "x").ok());
+  h.advance_ms(3);
+  CAF_REQUIRE_GREATER_OR_EQUAL(h.nodes.at(follower).driver->core().last_index(), index);
+  CAF_REQUIRE_LESS(h.nodes.at(follower).driver->core().commit_index(), index);
+  h.restart(follower, h.nodes.at(follower).driver->applied());
+  node& f = h.nodes.at(follower);
+  CAF_CHECK(!f.driver->caught_up());
+  status refused = f.driver->read_local(9, true);
+  CAF_CHECK_EQUAL(refused.code(), error_code::unavailable);
+  CAF_CHECK(f.driver->read_local(10, false).ok());  // a local read is still served
+  h.drop = nullptr;
+  h.advance_ms(3);
+  CAF_CHECK(f.driver->caught_up());
+  CAF_REQUIRE(f.driver->read_local(11, true).ok());
+  h.settle();
+  CAF_CHECK_EQUAL(f.reads, (std::vector<uint64_t>{10, 11}));
+  CAF_CHECK_GREATER_OR_EQUAL(f.driver->applied(), index);
 }

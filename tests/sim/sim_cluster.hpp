@@ -149,7 +149,9 @@ class sim_cluster {
   void carry_out(sim_node& n);
   void on_persist(sim_node& n, cluster::effect& fx);
   void on_restore(sim_node& n, const raft::snapshot& snap);
-  void on_apply(sim_node& n, const raft::entry& e, uint64_t request);
+  void on_apply(sim_node& n, const raft::entry& e, uint64_t request, bool hold);
+  void on_release(sim_node& n, uint64_t request);
+  void complete_apply(sim_node& n, uint64_t request, bool took_effect, raft::entry_id id);
   void on_read(sim_node& n, uint64_t request);
   void on_fail(sim_node& n, uint64_t request, const status& error);
   void on_capture(sim_node& n, raft::index_t index);

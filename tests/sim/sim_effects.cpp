@@ -10,6 +10,8 @@
 //   apply   -> the document state machine (checked: order, durability, a
 //              client command, the reply the model expects), and the client
 //              operation its request answers;
+//              With `hold`, the client's answer waits for release;
+//   release -> the client operation a held apply answers;
 //   read    -> the client's read served by a get on the state machine;
 //   fail    -> the client retries (its proposal lost its index to another
 //              leader's entry) or gives up (outcome unknown);
@@ -37,7 +39,10 @@ void sim_cluster::carry_out(sim_node& n) {
           on_restore(n, *fx.snapshot);
           break;
         case cluster::effect::kind::apply:
-          on_apply(n, fx.entry, fx.request);
+          on_apply(n, fx.entry, fx.request, fx.hold);
+          break;
+        case cluster::effect::kind::release:
+          on_release(n, fx.request);
           break;
         case cluster::effect::kind::read:
           on_read(n, fx.request);
@@ -95,7 +100,7 @@ void sim_cluster::on_restore(sim_node& n, const raft::snapshot& snap) {
     checker_.check_snapshot(n.id(), snap.meta.index, n.state(), now_us_);
 }
 
-void sim_cluster::on_apply(sim_node& n, const raft::entry& e, uint64_t request) {
+void sim_cluster::on_apply(sim_node& n, const raft::entry& e, uint64_t request, bool hold) {
   if (!checker_.check_apply(n.id(), n.applied(), n.durable_last_index(),
                             n.durable_term_at(e.index), e, now_us_))
     return;
@@ -123,6 +128,23 @@ void sim_cluster::on_apply(sim_node& n, const raft::entry& e, uint64_t request) 
   }
   if (request == 0) return;
   if (probe_ && probe_->request == request) probe_applied_ = true;
+  if (hold) {
+    n.held[request] = {took_effect, raft::entry_id{e.index, e.term}};
+    return;
+  }
+  complete_apply(n, request, took_effect, raft::entry_id{e.index, e.term});
+}
+
+void sim_cluster::on_release(sim_node& n, uint64_t request) {
+  const auto it = n.held.find(request);
+  if (it == n.held.end()) return;
+  const auto [took_effect, id] = it->second;
+  n.held.erase(it);
+  complete_apply(n, request, took_effect, id);
+}
+
+void sim_cluster::complete_apply(sim_node& n, uint64_t request, bool took_effect,
+                                 raft::entry_id id) {
   const auto it = n.requests.find(request);
   if (it == n.requests.end()) return;
   const pending_request p = it->second;
@@ -132,8 +154,8 @@ void sim_cluster::on_apply(sim_node& n, const raft::entry& e, uint64_t request) 
   const bool cas = workload_.op(c.op).type == operation::kind::cas;
   if (!cas) ++result_.stats.writes_ok;
   else ++(took_effect ? result_.stats.cas_ok : result_.stats.cas_failed);
-  workload_.complete_write(p.client, now_us_, took_effect, raft::entry_id{e.index, e.term});
-  trace("client " + std::to_string(p.client) + " done: entry " + std::to_string(e.index) +
+  workload_.complete_write(p.client, now_us_, took_effect, id);
+  trace("client " + std::to_string(p.client) + " done: entry " + std::to_string(id.index) +
         (took_effect ? " took effect" : " had no effect"));
   finish_op(p.client);
 }
@@ -156,6 +178,7 @@ void sim_cluster::on_read(sim_node& n, uint64_t request) {
 
 void sim_cluster::on_fail(sim_node& n, uint64_t request, const status& error) {
   if (probe_ && probe_->request == request) probe_.reset();  // propose another
+  n.held.erase(request);
   const auto it = n.requests.find(request);
   if (it == n.requests.end()) return;
   const pending_request p = it->second;

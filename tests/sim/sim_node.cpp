@@ -89,6 +89,7 @@ void sim_node::crash() {
   applied_ = 0;
   paused = false;
   requests.clear();
+  held.clear();
 }
 
 void sim_node::write(const write_batch& batch) {

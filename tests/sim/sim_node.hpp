@@ -124,6 +124,9 @@ class sim_node {
   raft::role role_seen = raft::role::follower;  // for traces of role changes
   raft::term_t term_seen = 0;
   std::map<uint64_t, pending_request> requests;  // request id -> client operation
+  // Writes applied whose replies the driver holds (effect::hold) until a
+  // quorum knows them committed: request id -> (took effect, entry).
+  std::map<uint64_t, std::pair<bool, raft::entry_id>> held;
 
  private:
   // Reads the durable log back (what a restart would load).
