@@ -38,6 +38,7 @@ status_or<node_actors> spawn_node_actors(caf::actor_system& system,
   if (options.clustered())
     out.mux = spawn_peer_mux(system, {options.node, options.timing.tick_ms,
                                       options.env->random_u64()});
+  std::vector<std::vector<raft::node_id>> replicas;  // per shard, in a cluster
   for (uint32_t id = 0; id < options.shards; ++id) {
     shard_options shard_config{id, options.engine_, shard_writer};
     shard_config.node_id = options.node;
@@ -45,6 +46,7 @@ status_or<node_actors> spawn_node_actors(caf::actor_system& system,
     shard_config.snapshot_chunk_bytes = options.snapshot_chunk_bytes;
     if (options.clustered()) {
       shard_config.voters = cluster::replicas_of(id, options.members, options.replication_factor);
+      replicas.push_back(shard_config.voters);
       shard_config.outbox = out.mux;
       shard_config.env = options.env;
       shard_config.timing = options.timing;
@@ -63,6 +65,7 @@ status_or<node_actors> spawn_node_actors(caf::actor_system& system,
   routing.mux = out.mux;
   routing.mode = options.mode;
   routing.shards = out.shards;
+  routing.replicas = std::move(replicas);
   routing.env = options.env;
   routing.request_timeout_ms_default = options.request_timeout_ms;
   routing.metrics = options.metrics;

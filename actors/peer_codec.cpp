@@ -72,6 +72,13 @@ status_or<peer_frame> read_frame(capnp::MessageReader& reader) {
       out.correlation = in.getCorrelation();
       out.leader = in.getLeader();
       out.never_applied = in.getNeverApplied();
+      out.applied = in.getApplied();
+      if (uint8_t level = in.getConsistency(); level > 1) {
+        if (level > static_cast<uint8_t>(consistency::local))
+          return status{error_code::malformed,
+                        "envelope with unknown consistency " + std::to_string(level)};
+        out.level = static_cast<consistency>(level);
+      }
       auto payload = in.getPayload();
       out.payload.assign(reinterpret_cast<const char*>(payload.begin()), payload.size());
       return peer_frame{std::move(out)};
@@ -104,6 +111,8 @@ std::string encode_peer_envelope(const peer_message& m) {
   out.setCorrelation(m.correlation);
   out.setLeader(m.leader);
   out.setNeverApplied(m.never_applied);
+  out.setConsistency(m.level == consistency::strong ? 0 : static_cast<uint8_t>(m.level));
+  out.setApplied(m.applied);
   out.setPayload(kj::arrayPtr(reinterpret_cast<const kj::byte*>(m.payload.data()), m.payload.size()));
   return builder.flat();
 }

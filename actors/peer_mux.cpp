@@ -120,7 +120,7 @@ void deliver_snapshot_wire(mux_pointer self, const peer_message& in) {
 }
 
 void reply_forward(mux_pointer self, const peer_message& request, const reply& result,
-                   raft::node_id leader = 0, bool never_applied = false) {
+                   raft::node_id leader = 0, bool never_applied = false, uint64_t applied = 0) {
   peer_message out;
   out.to = request.from;
   out.kind = payload_kind::forward_reply;
@@ -129,6 +129,7 @@ void reply_forward(mux_pointer self, const peer_message& request, const reply& r
   out.payload = encode_reply(result);
   out.leader = leader;
   out.never_applied = never_applied;
+  out.applied = applied;
   self->send(self->state.transport_, peer_send_atom::value, std::move(out));
 }
 
@@ -146,9 +147,9 @@ void serve_forward(mux_pointer self, const peer_message& in) {
                                           " holds no replica of shard " +
                                           std::to_string(in.shard)}));
   self->request(st.shards_[in.shard], std::chrono::milliseconds{peer_mux_forward_timeout_ms},
-                apply_atom::value, shard_request{std::move(cmd.value())})
+                apply_atom::value, shard_request{std::move(cmd.value()), in.level})
       .then([self, in](const shard_reply& r) {
-              reply_forward(self, in, r.result, r.leader, r.never_applied);
+              reply_forward(self, in, r.result, r.leader, r.never_applied, r.applied);
             },
             [self, in](caf::error& err) {
               // The shard may have proposed it before it stopped answering.
@@ -172,6 +173,7 @@ void complete_forward(mux_pointer self, const peer_message& in) {
     out.result = std::move(r.value());
     out.leader = in.leader;
     out.never_applied = in.never_applied;
+    out.applied = in.applied;
   } else {
     out.result = error_reply({error_code::timeout, "outcome unknown: undecodable reply from node " +
                                                        std::to_string(in.from) + ": " +
@@ -229,6 +231,7 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
         out.shard = f.shard;
         out.correlation = correlation;
         out.payload = encode_command(f.cmd);
+        out.level = f.level;
         self->send(st.transport_, peer_send_atom::value, std::move(out));
         return promise;
       },

@@ -66,6 +66,7 @@ struct forwarded_command {
   raft::node_id node = 0;
   uint32_t shard = 0;
   command cmd;
+  consistency level = consistency::strong;  // shard_request::level
 };
 
 // What the node hands the mux once everything is spawned.

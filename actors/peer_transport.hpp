@@ -41,6 +41,7 @@
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
 #include "cluster/raft/types.hpp"
+#include "protocols/consistency.hpp"
 #include "protocols/error.hpp"
 #include "protocols/framing.hpp"
 
@@ -69,6 +70,10 @@ struct peer_message {
   // forward_reply: the shard_reply's leader hint and never_applied (actors/shard.hpp).
   raft::node_id leader = 0;
   bool never_applied = false;
+  // forward_request: the level the replica serves it at; forward_reply to a
+  // read: the replica's applied index then (shard_request, shard_reply).
+  consistency level = consistency::strong;
+  uint64_t applied = 0;
   // Local only, never on the wire: true on the forward_reply the transport
   // delivers itself when it could not queue a forward_request (payload empty,
   // `from` = the unreachable node). The router fails the request with

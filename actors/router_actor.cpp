@@ -20,6 +20,7 @@
 #include "router/ids.hpp"
 #include "router/list_merge.hpp"
 #include "router/redirect.hpp"
+#include "router/replica_reads.hpp"
 #include "router/placement.hpp"
 #include "router/schema_broadcast.hpp"
 
@@ -181,22 +182,126 @@ void after(router_pointer self, int64_t delay_ms, std::function<void()> next) {
 struct replica_ask {
   uint32_t shard = 0;
   command cmd;
+  consistency level = consistency::strong;
   int64_t deadline_ns = 0;
   uint32_t timeout_ms = 0;
   std::function<void(reply, bool)> done;
 };
 
+// Milliseconds left before the ask's deadline (<= 0: none).
+int64_t remaining_ms(router_pointer self, const replica_ask& ask) {
+  return (ask.deadline_ns - self->state.options_.env->monotonic_ns()) / 1'000'000;
+}
+
+// Asks the replica of `shard` on `node` (this node's when it is this node)
+// once, with no redirect; a CAF failure becomes the reply's status.
+void ask_once(router_pointer self, const replica_ask& ask, raft::node_id node,
+              std::function<void(shard_reply&)> answered) {
+  auto& st = self->state;
+  auto timeout = std::chrono::milliseconds{std::max<int64_t>(remaining_ms(self, ask), 1)};
+  auto on_error = [self, answered, timeout_ms = ask.timeout_ms](caf::error& err) {
+    shard_reply failed;
+    failed.result.st = shard_failure(self, err, timeout_ms);
+    answered(failed);
+  };
+  if (node == 0 || node == st.options_.node || !st.options_.mux) {
+    self->request(st.options_.shards.at(ask.shard), timeout, apply_atom::value,
+                  shard_request{ask.cmd, ask.level})
+        .then([answered](shard_reply& r) { answered(r); }, on_error);
+  } else {
+    self->request(st.options_.mux, timeout, forward_atom::value,
+                  forwarded_command{node, ask.shard, ask.cmd, ask.level})
+        .then([answered](shard_reply& r) { answered(r); }, on_error);
+  }
+}
+
+// The nodes holding a replica of `shard`.
+std::vector<raft::node_id> replica_nodes(router_pointer self, uint32_t shard) {
+  auto& st = self->state;
+  if (shard < st.options_.replicas.size() && !st.options_.replicas[shard].empty())
+    return st.options_.replicas[shard];
+  return {st.options_.node};
+}
+
+// A local read: this node's replica, no further hop (not_local when the
+// node holds none).
+void read_local(router_pointer self, std::shared_ptr<replica_ask> ask) {
+  auto nodes = replica_nodes(self, ask->shard);
+  if (std::find(nodes.begin(), nodes.end(), self->state.options_.node) == nodes.end()) {
+    reply r;
+    r.st = {error_code::not_local, "node " + std::to_string(self->state.options_.node) +
+                                       " holds no replica of shard " +
+                                       std::to_string(ask->shard) + "; use eventual"};
+    return ask->done(std::move(r), true);
+  }
+  ask_once(self, *ask, 0, [ask](shard_reply& r) { ask->done(std::move(r.result), true); });
+}
+
+// An eventual read: the replicas in router/replica_reads.hpp's order until
+// one serves it.
+void read_eventual(router_pointer self, std::shared_ptr<replica_ask> ask,
+                   std::shared_ptr<std::vector<raft::node_id>> order, size_t next) {
+  if (next >= order->size() || (next > 0 && remaining_ms(self, *ask) <= 0)) {
+    reply r;
+    r.st = {error_code::unavailable, "eventual read of shard " + std::to_string(ask->shard) +
+                                         ": no replica could serve it"};
+    return ask->done(std::move(r), false);
+  }
+  ask_once(self, *ask, (*order)[next], [self, ask, order, next](shard_reply& r) {
+    if (eventual_read_retries(r.result.st.code()) && next + 1 < order->size())
+      return read_eventual(self, ask, order, next + 1);
+    bool served = !eventual_read_retries(r.result.st.code());
+    ask->done(std::move(r.result), served);
+  });
+}
+
+// A quorum read: every replica at its commit index; the most applied of a
+// majority's answers (router/replica_reads.hpp).
+void read_quorum(router_pointer self, std::shared_ptr<replica_ask> ask) {
+  auto nodes = replica_nodes(self, ask->shard);
+  auto gather = std::make_shared<quorum_read>(ask->shard, nodes.size());
+  for (raft::node_id node : nodes) {
+    ask_once(self, *ask, node, [ask, gather, node](shard_reply& r) {
+      if (gather->finished()) return;
+      gather->on_answer(node, std::move(r.result), r.applied);
+      if (!gather->finished()) return;
+      reply out = gather->result();
+      bool served = out.st.code() != error_code::unavailable;
+      ask->done(std::move(out), served);
+    });
+  }
+}
+
 void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t attempt,
                  raft::node_id target) {
   auto& st = self->state;
   const uint32_t shard = ask->shard;
+  if (attempt == 0 && ask->level != consistency::strong && is_read(ask->cmd)) {
+    switch (ask->level) {
+      case consistency::local:
+        return read_local(self, ask);
+      case consistency::eventual:
+        return read_eventual(self, ask,
+                             std::make_shared<std::vector<raft::node_id>>(eventual_read_order(
+                                 replica_nodes(self, shard), st.options_.node)),
+                             0);
+      case consistency::quorum:
+        return read_quorum(self, ask);
+      case consistency::strong:
+        break;
+    }
+  }
   // Start where the last answer said the leader is (saves the local hop).
   if (attempt == 0 && target == 0 && shard < st.leaders_.size()) target = st.leaders_[shard];
-  int64_t remaining_ms = (ask->deadline_ns - st.options_.env->monotonic_ns()) / 1'000'000;
-  if (remaining_ms <= 0) {
+  int64_t left_ms = remaining_ms(self, *ask);
+  if (left_ms <= 0) {
+    // Every attempt so far certainly never reached a log (only those are
+    // retried): nothing was applied.
     reply late;
-    late.st = {error_code::timeout, "no leader answered for shard " + std::to_string(shard) +
-                                        " before the deadline"};
+    late.st = {error_code::unavailable,
+               "no leader of shard " + std::to_string(shard) +
+                   " answered before the deadline (a majority of its replicas may be down or "
+                   "unreachable)"};
     return ask->done(std::move(late), false);
   }
   bool clustered = static_cast<bool>(st.options_.mux);
@@ -223,17 +328,17 @@ void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t
     failed.st = shard_failure(self, err, ask->timeout_ms);
     ask->done(std::move(failed), false);
   };
-  auto timeout = std::chrono::milliseconds{remaining_ms};
+  auto timeout = std::chrono::milliseconds{left_ms};
   // Only a cluster redirects (router/redirect.hpp), so a single node hands
   // the command over instead of keeping a copy for another attempt.
   command cmd = clustered ? ask->cmd : std::move(ask->cmd);
   if (target == 0 || target == st.options_.node) {
     self->request(st.options_.shards.at(shard), timeout, apply_atom::value,
-                  shard_request{std::move(cmd)})
+                  shard_request{std::move(cmd), ask->level})
         .then(on_reply, on_error);
   } else {
     self->request(st.options_.mux, timeout, forward_atom::value,
-                  forwarded_command{target, shard, std::move(cmd)})
+                  forwarded_command{target, shard, std::move(cmd), ask->level})
         .then(on_reply, on_error);
   }
 }
@@ -244,7 +349,8 @@ void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t
 // `unanswered`.
 void ask_each_shard(router_pointer self, uint32_t timeout_ms,
                     std::vector<std::pair<uint32_t, command>> commands,
-                    std::function<void(std::vector<reply>, std::vector<size_t> unanswered)> done) {
+                    std::function<void(std::vector<reply>, std::vector<size_t> unanswered)> done,
+                    consistency level = consistency::strong) {
   struct gather {
     std::vector<reply> results;
     std::vector<size_t> unanswered;
@@ -263,6 +369,7 @@ void ask_each_shard(router_pointer self, uint32_t timeout_ms,
     auto ask = std::make_shared<replica_ask>();
     ask->shard = commands[i].first;
     ask->cmd = std::move(commands[i].second);
+    ask->level = level;
     ask->deadline_ns = deadline_ns;
     ask->timeout_ms = timeout_ms;
     ask->done = [g, i, complete](reply r, bool answered) {
@@ -278,12 +385,13 @@ void ask_each_shard(router_pointer self, uint32_t timeout_ms,
 // any shard could not be asked.
 void ask_shards(router_pointer self, uint32_t timeout_ms,
                 std::vector<std::pair<uint32_t, command>> commands,
-                std::function<void(status_or<std::vector<reply>>)> done) {
+                std::function<void(status_or<std::vector<reply>>)> done,
+                consistency level = consistency::strong) {
   auto all = [done](std::vector<reply> replies, std::vector<size_t> unanswered) {
     if (!unanswered.empty()) return done(replies[unanswered.front()].st);
     done(std::move(replies));
   };
-  ask_each_shard(self, timeout_ms, std::move(commands), std::move(all));
+  ask_each_shard(self, timeout_ms, std::move(commands), std::move(all), level);
 }
 
 client_response command_response(uint64_t request_id, reply r) {
@@ -339,7 +447,8 @@ void claim_step(router_pointer self, client_promise promise, uint64_t request_id
 }
 
 void route_list(router_pointer self, client_promise promise, uint64_t request_id,
-                const cmd::list& list, const collection_info& info, uint32_t timeout_ms) {
+                const cmd::list& list, const collection_info& info, uint32_t timeout_ms,
+                consistency level) {
   auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
   if (!info.schema)
     return finish(self, promise, error_response(request_id, {error_code::unknown_collection,
@@ -356,7 +465,7 @@ void route_list(router_pointer self, client_promise promise, uint64_t request_id
     finish(self, promise,
            command_response(request_id, merge_list_pages(list, schema, plan, pages.value())));
   };
-  ask_shards(self, timeout_ms, std::move(commands), std::move(done));
+  ask_shards(self, timeout_ms, std::move(commands), std::move(done), level);
 }
 
 // A schema change: every shard applies it; if a create met already_exists,
@@ -390,7 +499,8 @@ void broadcast_schema_change(router_pointer self, client_promise promise, uint64
 
 // Runs a plan from router/placement.hpp.
 void run_plan(router_pointer self, client_promise promise, uint64_t request_id, command cmd,
-              const collection_info& info, route_plan plan, uint32_t timeout_ms) {
+              const collection_info& info, route_plan plan, uint32_t timeout_ms,
+              consistency level) {
   auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
   auto merge = [=](std::function<reply(const std::vector<reply>&)> combine) {
     return [=](status_or<std::vector<reply>> replies) mutable {
@@ -402,15 +512,16 @@ void run_plan(router_pointer self, client_promise promise, uint64_t request_id, 
   switch (plan.kind) {
     case route_kind::single:
       return ask_shards(self, timeout_ms, {{plan.shard, std::move(cmd)}},
-                        merge([](const std::vector<reply>& r) { return r[0]; }));
+                        merge([](const std::vector<reply>& r) { return r[0]; }), level);
     case route_kind::list_merge:
-      return route_list(self, promise, request_id, std::get<cmd::list>(cmd), info, timeout_ms);
+      return route_list(self, promise, request_id, std::get<cmd::list>(cmd), info, timeout_ms,
+                        level);
     case route_kind::claim_in_order:
       return claim_step(self, promise, request_id, std::make_shared<claim_fan_out>(shard_count),
                         std::move(cmd), timeout_ms);
     case route_kind::count_sum:
       for (uint32_t i = 0; i < shard_count; ++i) all.emplace_back(i, cmd);
-      return ask_shards(self, timeout_ms, std::move(all), merge(sum_counts));
+      return ask_shards(self, timeout_ms, std::move(all), merge(sum_counts), level);
     case route_kind::broadcast:
       VELOCITY_CHECK(is_schema_change(cmd));
       return broadcast_schema_change(self, promise, request_id, std::move(cmd), timeout_ms);
@@ -429,15 +540,16 @@ void route_command(router_pointer self, client_promise promise, client_request& 
     insert->id = generate_id(insert->time_ns, st.options_.env->random_u64());
   auto name = collection_of(cmd);
   auto partition = std::move(request.partition);
-  auto next = [self, promise, id, cmd = std::move(cmd), partition,
-               timeout_ms](status looked_up, const collection_info& info) mutable {
+  auto level = request.level;
+  auto next = [self, promise, id, cmd = std::move(cmd), partition, timeout_ms,
+               level](status looked_up, const collection_info& info) mutable {
     if (!looked_up.ok()) return finish(self, promise, error_response(id, std::move(looked_up)));
     auto shard_count = static_cast<uint32_t>(self->state.options_.shards.size());
     auto plan = plan_route(cmd, info.parts, partition, shard_count);
     if (!plan.ok()) return finish(self, promise, error_response(id, plan.error()));
     // The shard checks the partition value against the document it names.
     set_command_partition(cmd, partition);
-    run_plan(self, promise, id, std::move(cmd), info, plan.value(), timeout_ms);
+    run_plan(self, promise, id, std::move(cmd), info, plan.value(), timeout_ms, level);
   };
   with_collection(self, name, timeout_ms, std::move(next));
 }

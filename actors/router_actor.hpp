@@ -48,6 +48,9 @@ struct router_options {
   peer_mux_actor mux;
   storage_mode mode = storage_mode::memory;
   std::vector<shard_actor> shards;  // index = shard id; at least one
+  // Per shard: the nodes that hold a replica of it (quorum and eventual
+  // reads ask them). Empty: this node holds every shard and nobody else does.
+  std::vector<std::vector<raft::node_id>> replicas{};
   std::shared_ptr<environment> env;
   uint32_t request_timeout_ms_default = 5000;
   size_t in_flight_max = router_in_flight_max_default;

@@ -37,6 +37,9 @@ struct pending_request {
   // applied since.
   std::optional<reply> predicted{};
   uint64_t predicted_at = 0;
+  // An applied write's reply the driver holds (effect::hold) until a quorum
+  // knows its entry is committed (effect::release).
+  std::optional<reply> held{};
 };
 
 struct shard_state {
@@ -131,7 +134,7 @@ void persist(shard_pointer self, cluster::effect& fx) {
   else st.replica_->persisted(fx.token);
 }
 
-void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
+void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request, bool hold) {
   auto& st = self->state;
   if (e.index <= st.machine_->applied_index()) {
     // Held already: a streamed snapshot brought a state newer than its Raft
@@ -167,10 +170,22 @@ void apply_entry(shard_pointer self, const raft::entry& e, uint64_t request) {
         static_cast<uint64_t>(st.options_.env->monotonic_ns() - it->second.proposed_ns);
     ++st.counters_.committed_proposals;
   }
-  if (it != st.requests_.end()) {
-    it->second.promise.deliver(shard_reply{std::move(result)});
-    st.requests_.erase(it);
+  if (it == st.requests_.end()) return;
+  if (hold) {
+    it->second.held = std::move(result);
+    return;
   }
+  it->second.promise.deliver(shard_reply{std::move(result)});
+  st.requests_.erase(it);
+}
+
+// A held reply: a quorum now knows its entry is committed.
+void release(shard_pointer self, uint64_t request) {
+  auto& st = self->state;
+  auto it = st.requests_.find(request);
+  if (it == st.requests_.end() || !it->second.held) return;
+  it->second.promise.deliver(shard_reply{std::move(*it->second.held)});
+  st.requests_.erase(it);
 }
 
 void propose(shard_pointer self, uint64_t request);
@@ -196,7 +211,9 @@ void serve_read(shard_pointer self, uint64_t request) {
     return;
   }
   reply result = st.failure_ ? error_reply(*st.failure_) : st.machine_->apply(0, it->second.cmd);
-  it->second.promise.deliver(shard_reply{std::move(result)});
+  shard_reply out{std::move(result)};
+  out.applied = st.machine_->applied_index();
+  it->second.promise.deliver(std::move(out));
   st.requests_.erase(it);
 }
 
@@ -265,7 +282,10 @@ void carry_out(shard_pointer self) {
                                   " that the state machine does not hold"});
           break;
         case cluster::effect::kind::apply:
-          apply_entry(self, fx.entry, fx.request);
+          apply_entry(self, fx.entry, fx.request, fx.hold);
+          break;
+        case cluster::effect::kind::release:
+          release(self, fx.request);
           break;
         case cluster::effect::kind::read:
           serve_read(self, fx.request);
@@ -333,10 +353,52 @@ void propose(shard_pointer self, uint64_t request) {
   schedule_flush(self);
 }
 
-void handle_request(shard_pointer self, command cmd,
+// A read at local, eventual or quorum level: this replica's applied state,
+// no leader involved (at once, or at its commit index for quorum).
+void read_here(shard_pointer self, uint64_t request, consistency level) {
+  auto& st = self->state;
+  ++st.counters_.replica_reads;
+  if (status started = st.replica_->read_local(request, level == consistency::quorum);
+      !started.ok())
+    answer(self, request, error_reply(started));
+}
+
+// An eventual write: answered once the leader accepted it into its log
+// (before any fsync or replication; it may be lost if this leader dies).
+// Its entry applies later like any other, with nobody waiting.
+void propose_eventual(shard_pointer self, uint64_t request) {
+  auto& st = self->state;
+  auto it = st.requests_.find(request);
+  if (it == st.requests_.end()) return;
+  status started = st.replica_->propose(request, encode_command(it->second.cmd));
+  if (!started.ok()) {
+    answer(self, request, error_reply(started), started.code() == error_code::unavailable);
+    return;
+  }
+  ++st.counters_.proposals;
+  ++st.counters_.eventual_writes;
+  it->second.promise.deliver(shard_reply{reply{}});
+  st.requests_.erase(it);
+  schedule_flush(self);
+}
+
+void handle_request(shard_pointer self, command cmd, consistency level,
                     caf::typed_response_promise<shard_reply>& promise) {
   auto& st = self->state;
   uint64_t request = ++st.next_request_;
+  if (level != consistency::strong && is_read(cmd)) {
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
+    read_here(self, request, level);
+    schedule_flush(self);
+    carry_out(self);
+    return;
+  }
+  if (level == consistency::eventual) {
+    st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
+    propose_eventual(self, request);
+    carry_out(self);
+    return;
+  }
   // A leader answers a conditional write that can only fail (a CAS on a
   // version already gone, say) as a linearizable read: no log entry, no
   // fsync on any replica (storage/state_machine.hpp, certain_failure). Not
@@ -416,7 +478,7 @@ shard_actor::behavior_type shard_impl(shard_pointer self, shard_options options,
           promise.deliver(shard_reply{error_reply(
               {error_code::overloaded, shard_name(st) + ": too many requests waiting"})});
         } else {
-          handle_request(self, std::move(request.cmd), promise);
+          handle_request(self, std::move(request.cmd), request.level, promise);
         }
         return promise;
       },

@@ -53,6 +53,7 @@
 #include "caf/typed_actor.hpp"
 #include "cluster/raft/types.hpp"
 #include "command/commands.hpp"
+#include "protocols/consistency.hpp"
 #include "protocols/error.hpp"
 #include "schema/schema.hpp"
 #include "storage/engine.hpp"
@@ -104,6 +105,15 @@ inline constexpr uint64_t shard_compact_entries_default = 10'000;
 
 struct shard_request {
   command cmd;
+  // How the replica serves it (docs/consistency.md): a read at `strong`
+  // through ReadIndex on the leader, at `local` / `eventual` from this
+  // replica's applied state at once, at `quorum` from its applied state once
+  // that reaches the commit index it knows (one part of a quorum read); a
+  // write at `eventual` is answered once the leader accepted it into its
+  // log, at `strong` / `quorum` once applied and known committed by a
+  // quorum. The router has already refused the levels an operation does
+  // not accept.
+  consistency level = consistency::strong;
 };
 
 struct shard_reply {
@@ -118,6 +128,9 @@ struct shard_reply {
   // leadership transfer): the router may retry it elsewhere
   // (router/redirect.hpp). Never set for a failed shard.
   bool never_applied = false;
+  // A read: this replica's applied index when it served it (a quorum read
+  // takes the answer of the replica that applied the most).
+  uint64_t applied = 0;
 };
 
 struct schema_reply {
@@ -144,6 +157,8 @@ struct shard_info {
   uint64_t commit_latency_ns_total = 0;  // proposals answered: propose -> applied, summed
   uint64_t committed_proposals = 0;      // proposals answered by an apply
   uint64_t failed_writes_read = 0;       // conditional writes that failed as reads, unlogged
+  uint64_t eventual_writes = 0;          // writes answered on the leader's append (eventual)
+  uint64_t replica_reads = 0;            // reads served without a leader (local, eventual, quorum)
   uint64_t snapshots_sent = 0;           // streamed snapshots a follower installed from this leader
   uint64_t snapshots_installed = 0;      // streamed snapshots this replica installed
   std::vector<follower_progress> followers;  // leader only: every other voter

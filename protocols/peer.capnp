@@ -43,6 +43,13 @@ struct Envelope {
   # (so the origin may retry it without applying it twice).
   leader @6 :UInt64;
   neverApplied @7 :Bool;
+  # forwardRequest only: the consistency level the receiving replica serves
+  # it at (0 or 1 strong, 2 quorum, 3 eventual, 4 local: the values of
+  # client.capnp's Consistency; any other value makes the frame malformed).
+  consistency @8 :UInt8;
+  # forwardReply to a read only: the answering replica's applied index when
+  # it served the read (a quorum read keeps the most applied answer).
+  applied @9 :UInt64;
 }
 
 struct PeerFrame {
