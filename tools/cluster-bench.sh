@@ -4,9 +4,10 @@
 # under $BENCH_DIR, so data/cluster-3 is untouched), preloads 100,000 keys of
 # 256 bytes and 100 hot CAS keys, then runs velocity-bench against all three
 # endpoints (64 closed-loop clients over 16 connections): put, get (strong),
-# cas. One line per run on stdout; JSON lines in $BENCH_DIR/runs.jsonl.
+# cas (or $WORKLOADS: "get:local get:eventual get:quorum put:eventual ...").
+# One line per run on stdout; JSON lines in $BENCH_DIR/runs.jsonl.
 #
-#   tools/cluster-bench.sh [runs=1] [duration_s=5] [warmup_s=1]
+#   [WORKLOADS=...] tools/cluster-bench.sh [runs=1] [duration_s=5] [warmup_s=1]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${VELOCITY_BUILD:-$here/build}
@@ -28,7 +29,12 @@ bench() { "$build/tools/velocity-bench" --endpoints "$endpoints" --clients 64 --
   --value-bytes 256 --keys 100000 --cas-keys 100 --waiting 0 --running 0 --jsonl "$dir/runs.jsonl" \
   --variant 3-node "$@"; }
 bench --workload preload > "$dir/preload.log" 2>&1
-for wl in put get cas; do
-  for i in $(seq 1 "$runs"); do bench --workload "$wl" --duration "$dur" --warmup "$warm" --run "$i" 2>&1 | tail -1; done
+# WORKLOADS: workload[:consistency] words, e.g. "get:local put:eventual".
+for spec in ${WORKLOADS:-put get cas}; do
+  wl=${spec%%:*}; level=strong
+  [[ $spec == *:* ]] && level=${spec#*:}
+  for i in $(seq 1 "$runs"); do
+    bench --workload "$wl" --consistency "$level" --duration "$dur" --warmup "$warm" --run "$i" 2>&1 | tail -1
+  done
 done
 echo "results: $dir/runs.jsonl"

@@ -350,6 +350,9 @@ run_result collect(run_state& rs, bool gave_up) {
   out.messages_delivered = w.net_counters.delivered;
   out.messages_dropped = w.net_counters.dropped;
   out.claims = w.seen.claimed.size();
+  out.replica_reads = w.seen.replica_reads.size();
+  out.eventual_writes_acked = w.seen.eventual_acked.size();
+  out.eventual_writes_lost = w.seen.eventual_lost;
   out.linearizability_gave_up = gave_up;
   out.virtual_ms = w.now_ns() / ms_ns;
   return out;
@@ -376,6 +379,7 @@ void run_phases(run_state& rs, bool& gave_up) {
   check_replicas_identical(w);
   check_logs(w);
   check_claims(w);
+  check_replica_reads(w);
   gave_up = check_history(w, linearizability_states_max);
 }
 
@@ -412,7 +416,9 @@ std::string run_result::summary() const {
          " refused, " + std::to_string(claims) + " claims, " + std::to_string(crashes) +
          " crashes (" + std::to_string(unsynced_batches_lost) + " unsynced batches lost, " +
          std::to_string(sync_failures) + " after an fsync failure), " +
-         std::to_string(partitions) + " partitions, " +
+         std::to_string(partitions) + " partitions, " + std::to_string(replica_reads) +
+         " local/eventual/quorum reads, " + std::to_string(eventual_writes_lost) + " of " +
+         std::to_string(eventual_writes_acked) + " eventual writes lost, " +
          std::to_string(messages_delivered) + " messages delivered, " +
          std::to_string(messages_dropped) + " dropped, " + std::to_string(virtual_ms) +
          " virtual ms" + (linearizability_gave_up ? ", linearizability gave up" : "") +

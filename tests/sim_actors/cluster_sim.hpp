@@ -12,10 +12,12 @@
 // environments' randomness, the nemesis and the clients), so run_seed with
 // the same options gives the same trace hash and the same outcome.
 //
-// Checkers (at the end, after healing every fault): the strong register
-// history is linearizable (tests/sim/linearizability.hpp), no acknowledged
-// write is lost (part of that history, plus every acknowledged job insert is
-// read back), every shard's replicas are byte-identical (storage/shard_dump),
+// Checkers (at the end, after healing every fault): the register history
+// of strong and quorum operations is linearizable
+// (tests/sim/linearizability.hpp), no acknowledged strong or quorum write is
+// lost (part of that history, plus every acknowledged job insert is read
+// back), local / eventual / quorum reads keep their promises
+// (sim_checks.hpp: check_replica_reads; lost eventual writes are counted), every shard's replicas are byte-identical (storage/shard_dump),
 // no write enters a shard's log twice and no write answered "never applied"
 // is in it, no document is claimed twice, the cluster converges.
 //
@@ -70,6 +72,9 @@ struct run_result {
   uint64_t messages_delivered = 0;
   uint64_t messages_dropped = 0;
   uint64_t claims = 0;                 // documents claimed
+  uint64_t replica_reads = 0;          // local / eventual / quorum register reads answered
+  uint64_t eventual_writes_acked = 0;  // eventual writes answered ok
+  uint64_t eventual_writes_lost = 0;   // of those, in no log after healing (allowed)
   bool linearizability_gave_up = false;
   int64_t virtual_ms = 0;
   std::string summary() const;  // one line

@@ -42,7 +42,8 @@ shard_actor::behavior_type proxy_impl(shard_actor::pointer self, shard_actor sha
       [=](apply_atom a, const shard_request& request) -> caf::result<shard_reply> {
         if (!*armed) return self->delegate(shard, a, request);
         bool read = is_read(request.cmd);
-        bool get = std::holds_alternative<cmd::get>(request.cmd);
+        bool get = std::holds_alternative<cmd::get>(request.cmd) &&
+                   request.level == consistency::strong;
         if (bug == injected_bug::read_without_read_index && get)
           return shard_reply{read_locally(*disk, shard_id, request.cmd)};
         if (bug == injected_bug::cas_fail_without_read_index &&

@@ -43,6 +43,9 @@ CAF_TEST(two hundred seeds of 3 and 5 real node actors pass every checker) {
   uint64_t lost_batches = 0;
   uint64_t dropped = 0;
   uint64_t gave_up = 0;
+  uint64_t replica_reads = 0;
+  uint64_t eventual_acked = 0;
+  uint64_t eventual_lost = 0;
   for (uint64_t seed = 1; seed <= ci_seeds; ++seed) {
     auto result = run_seed(mixed_options(seed));
     ops += result.operations_ok;
@@ -50,6 +53,9 @@ CAF_TEST(two hundred seeds of 3 and 5 real node actors pass every checker) {
     lost_batches += result.unsynced_batches_lost;
     dropped += result.messages_dropped;
     gave_up += result.linearizability_gave_up ? 1 : 0;
+    replica_reads += result.replica_reads;
+    eventual_acked += result.eventual_writes_acked;
+    eventual_lost += result.eventual_writes_lost;
     if (!result.ok) {
       ++failed;
       std::string failures;
@@ -60,13 +66,17 @@ CAF_TEST(two hundred seeds of 3 and 5 real node actors pass every checker) {
   }
   CAF_MESSAGE(ci_seeds << " seeds, " << ops << " definite operations, " << crashes
                        << " crashes, " << lost_batches << " unsynced batches lost, "
-                       << dropped << " messages dropped, " << failed << " failed, linearizability gave up on "
-                       << gave_up);
+                       << dropped << " messages dropped, " << replica_reads
+                       << " local/eventual/quorum reads, " << eventual_lost << " of "
+                       << eventual_acked << " eventual writes lost, " << failed
+                       << " failed, linearizability gave up on " << gave_up);
   CAF_CHECK_EQUAL(failed, 0u);
   CAF_CHECK(ops > ci_seeds * 20);  // the clients did real work
   CAF_CHECK(crashes > ci_seeds / 2);
   CAF_CHECK(lost_batches > 0);  // crashes did fall between a write and its fsync
   CAF_CHECK(dropped > 0);
+  CAF_CHECK(replica_reads > ci_seeds * 5);  // every level was exercised
+  CAF_CHECK(eventual_acked > ci_seeds);
 }
 
 CAF_TEST(a run without faults completes many operations and passes) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <variant>
 
 #include "cluster/raft/log_store.hpp"
@@ -101,6 +102,90 @@ void check_logs(world& w) {
       }
     }
   }
+}
+
+namespace {
+
+// Where each workload write's token sits in the committed logs: token ->
+// log index (the logs of converged replicas agree; the first found wins).
+// `complete` is false when some log was compacted (older writes may be
+// missing).
+struct committed_writes {
+  std::map<std::string, uint64_t> index_of;
+  bool complete = true;
+};
+
+committed_writes collect_committed(world& w) {
+  committed_writes out;
+  for (auto& n : w.nodes) {
+    for (uint32_t shard = 0; shard < w.options.shards; ++shard) {
+      auto loaded = raft::log_store(*n.disk, shard).load();
+      if (!loaded.ok()) continue;
+      if (loaded->snap.meta.index > 0) out.complete = false;
+      uint64_t applied = read_applied(*n.disk, shard);
+      for (const raft::entry& e : loaded->entries) {
+        if (e.index > applied || e.kind != raft::entry_kind::normal || e.data.empty()) continue;
+        auto decoded = decode_command(e.data);
+        if (!decoded.ok()) continue;
+        std::string token = token_of(decoded.value());
+        if (!token.empty()) out.index_of.emplace(token, e.index);
+      }
+    }
+  }
+  return out;
+}
+
+std::string describe(const replica_read& r) {
+  return std::string{to_string(r.level)} + " read of " + r.key + " via node " +
+         std::to_string(r.node) + " at " + std::to_string(r.invoke_ns / 1'000'000) + " ms = " +
+         r.value.value_or("<absent>") + " (revision " + std::to_string(r.revision) + ")";
+}
+
+}  // namespace
+
+void check_replica_reads(world& w) {
+  committed_writes logs = collect_committed(w);
+  // Local and eventual reads (and quorum reads) return states that existed:
+  // the value they saw is the one a committed entry wrote at that revision.
+  for (const replica_read& r : w.seen.replica_reads) {
+    if (!r.value || *r.value == "init") continue;
+    auto it = logs.index_of.find(*r.value);
+    if (it == logs.index_of.end()) {
+      if (logs.complete)
+        w.failures.push_back(describe(r) + ": no committed entry wrote that value");
+      continue;
+    }
+    if (it->second != r.revision)
+      w.failures.push_back(describe(r) + ": the value was written at index " +
+                           std::to_string(it->second));
+  }
+  // A replica's answers only move forward: two local reads of one key
+  // through one node incarnation, the second sent after the first was
+  // answered, never go back in revision.
+  std::map<std::tuple<raft::node_id, uint64_t, std::string>, std::vector<const replica_read*>>
+      local;
+  for (const replica_read& r : w.seen.replica_reads)
+    if (r.level == consistency::local && r.revision > 0)
+      local[{r.node, r.incarnation, r.key}].push_back(&r);
+  for (const auto& [where, reads] : local)
+    for (const replica_read* a : reads)
+      for (const replica_read* b : reads)
+        if (a->complete_ns < b->invoke_ns && b->revision < a->revision)
+          w.failures.push_back("local reads went backwards: " + describe(*a) + ", then " +
+                               describe(*b));
+  // A quorum read sees every strong or quorum write acknowledged before it
+  // began.
+  for (const replica_read& r : w.seen.replica_reads) {
+    if (r.level != consistency::quorum || r.revision == 0) continue;
+    for (const acked_write& a : w.seen.acked_writes)
+      if (a.key == r.key && a.complete_ns < r.invoke_ns && a.revision > r.revision)
+        w.failures.push_back(describe(r) + " missed " + a.value + " (revision " +
+                             std::to_string(a.revision) + "), acknowledged at " +
+                             std::to_string(a.complete_ns / 1'000'000) + " ms");
+  }
+  // Eventual writes may be lost: counted, not failed.
+  for (const std::string& value : w.seen.eventual_acked)
+    if (!logs.index_of.count(value)) ++w.seen.eventual_lost;
 }
 
 void check_claims(world& w) {

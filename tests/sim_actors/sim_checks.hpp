@@ -22,6 +22,13 @@ void check_replicas_identical(world& w);
 // workload write twice, none of the writes answered "never applied".
 void check_logs(world& w);
 
+// Local, eventual and quorum reads: every value read is the one a committed
+// entry wrote at the revision read; local reads through one node incarnation
+// never go backwards; a quorum read sees every strong or quorum write
+// acknowledged before it began. Counts the acknowledged eventual writes in
+// no log (world::seen.eventual_lost: allowed, reported).
+void check_replica_reads(world& w);
+
 // No document id returned by two successful claims.
 void check_claims(world& w);
 

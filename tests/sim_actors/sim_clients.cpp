@@ -25,6 +25,9 @@ enum class op_kind : uint8_t { read, update, cas, insert, erase, job_insert, cla
 
 struct pending_op {
   op_kind kind = op_kind::read;
+  consistency level = consistency::strong;
+  raft::node_id node = 0;     // the router's node
+  uint64_t incarnation = 0;   // of that node when sent
   std::string key;                      // register or job id
   std::optional<std::string> value;     // the value written (registers)
   std::optional<std::string> expected;  // cas
@@ -42,13 +45,19 @@ bool never_applied(error_code code) {
          code == error_code::overloaded;
 }
 
-// A live node's router, or null when every node is down.
-router_actor pick_router(world& w) {
+// A live node, or 0 when every node is down.
+raft::node_id pick_node(world& w) {
   std::vector<raft::node_id> up;
   for (const auto& n : w.nodes)
     if (n.up) up.push_back(n.id);
-  if (up.empty()) return router_actor{};
-  return w.node(up[w.draw(up.size())]).router;
+  if (up.empty()) return 0;
+  return up[w.draw(up.size())];
+}
+
+// A live node's router, or null when every node is down.
+router_actor pick_router(world& w) {
+  raft::node_id node = pick_node(w);
+  return node == 0 ? router_actor{} : router_actor{w.node(node).router};
 }
 
 std::optional<std::string> register_value(const reply& r) {
@@ -76,8 +85,45 @@ void record_read_absent(world& w, uint64_t client, const pending_op& op, int64_t
 
 // One register operation's answer (code ok, a definite failure, never
 // applied, or unknown) into the history.
+// A local, eventual or quorum read's answer (anything else tells nothing).
+void record_replica_read(world& w, const pending_op& op, error_code code, const reply* answer,
+                         int64_t done_ns) {
+  if (code != error_code::ok && code != error_code::not_found) return;
+  replica_read r;
+  r.level = op.level;
+  r.node = op.node;
+  r.incarnation = op.incarnation;
+  r.key = op.key;
+  if (code == error_code::ok && answer && answer->doc) {
+    r.value = register_value(*answer);
+    r.revision = answer->doc->revision;
+  }
+  r.invoke_ns = op.invoke_ns;
+  r.complete_ns = done_ns;
+  w.seen.replica_reads.push_back(std::move(r));
+}
+
 void record_register(world& w, uint64_t client, const pending_op& op, error_code code,
                      const reply* answer, int64_t done_ns) {
+  if (op.kind == op_kind::read && op.level != consistency::strong) {
+    code == error_code::ok || code == error_code::not_found ? ++w.seen.ok : ++w.seen.unknown;
+    return record_replica_read(w, op, code, answer, done_ns);
+  }
+  if (op.level == consistency::eventual) {
+    // May be lost (docs/consistency.md): never part of the history.
+    if (never_applied(code)) {
+      if (op.value) w.seen.refused_values.insert(*op.value);
+      ++w.seen.refused;
+    } else if (code == error_code::ok) {
+      if (op.value) w.seen.eventual_acked.insert(*op.value);
+      ++w.seen.ok;
+    } else {
+      ++w.seen.unknown;
+    }
+    return;
+  }
+  if (code == error_code::ok && op.kind != op_kind::read && op.value && answer && answer->doc)
+    w.seen.acked_writes.push_back({op.key, *op.value, answer->doc->revision, done_ns});
   sim::operation h = base_operation(client, op, done_ns);
   h.value = op.value;
   h.expected = op.expected;
@@ -121,7 +167,8 @@ void record(world& w, uint64_t client, const pending_op& op, error_code code,
   static constexpr const char* names[] = {"get", "update", "cas", "insert", "delete",
                                           "insert job", "claim"};
   w.note("client " + std::to_string(client) + " " + names[static_cast<size_t>(op.kind)] + " " +
-         op.key + (op.value ? " " + *op.value : std::string{}) + " -> " +
+         op.key + (op.value ? " " + *op.value : std::string{}) + " at " +
+         std::string{to_string(op.level)} + " via node " + std::to_string(op.node) + " -> " +
          std::string{to_string(code)} +
          (answer && answer->doc ? " (" + answer->doc->id + " v" +
                                       std::to_string(answer->doc->version) + ")"
@@ -165,12 +212,32 @@ command draw_operation(world& w, client_state& st, pending_op& op) {
   auto known = st.last_seen.find(op.key);
   bool present = known == st.last_seen.end() || known->second.has_value();
   uint64_t r = w.draw(100);
+  // Strong and quorum writes are linearizable (both wait until a quorum
+  // knows them committed); eventual writes go to registers of their own,
+  // since they may be lost.
+  auto strong_or_quorum = [&] {
+    return w.draw(3) == 0 ? consistency::quorum : consistency::strong;
+  };
   if (r < 30) {
     op.kind = op_kind::read;
+    static constexpr consistency read_levels[] = {consistency::strong, consistency::strong,
+                                                  consistency::quorum, consistency::eventual,
+                                                  consistency::local};
+    op.level = read_levels[w.draw(5)];
+    if (op.level != consistency::strong && w.draw(3) == 0)
+      op.key = eventual_register_key(w.draw(w.options.keys));
     return read_register(op.key);
+  }
+  if (r < 36) {
+    op.kind = op_kind::update;
+    op.level = consistency::eventual;
+    op.key = eventual_register_key(w.draw(w.options.keys));
+    op.value = fresh;
+    return cmd::update{register_collection, op.key, register_fields(fresh), std::nullopt, 0};
   }
   if (r < 50) {
     op.kind = op_kind::update;
+    op.level = strong_or_quorum();
     op.value = fresh;
     return cmd::update{register_collection, op.key, register_fields(fresh), std::nullopt, 0};
   }
@@ -187,11 +254,13 @@ command draw_operation(world& w, client_state& st, pending_op& op) {
   }
   if (r < 76 || (r < 70 && !present)) {
     op.kind = op_kind::insert;
+    op.level = strong_or_quorum();
     op.value = fresh;
     return cmd::insert{register_collection, op.key, register_fields(fresh), 0};
   }
   if (r < 80) {
     op.kind = op_kind::erase;
+    op.level = strong_or_quorum();
     return cmd::erase{register_collection, op.key, std::nullopt, 0};
   }
   if (r < 90) {
@@ -206,6 +275,9 @@ command draw_operation(world& w, client_state& st, pending_op& op) {
 
 void remember(client_state& st, const pending_op& op, error_code code, const reply* answer) {
   if (op.kind == op_kind::job_insert || op.kind == op_kind::claim) return;
+  // What a CAS expects comes from strong answers only (others may be stale
+  // or, for eventual writes, never happen).
+  if (op.level != consistency::strong) return;
   if (code == error_code::not_found) st.last_seen[op.key] = std::nullopt;
   if (code != error_code::ok) return;
   if (op.kind == op_kind::read) st.last_seen[op.key] = register_value(*answer);
@@ -217,13 +289,17 @@ using client_pointer = caf::stateful_actor<client_state>*;
 void next_operation(client_pointer self, world* w) {
   if (!w->clients_active) return;
   auto think = std::chrono::milliseconds{w->draw_between(1, client_think_ms_max)};
-  auto router = pick_router(*w);
-  if (!router) return self->delayed_send(self, think, client_go_atom::value);
+  raft::node_id node = pick_node(*w);
+  if (node == 0) return self->delayed_send(self, think, client_go_atom::value);
+  router_actor router = w->node(node).router;
   pending_op op;
+  op.node = node;
+  op.incarnation = w->node(node).incarnation;
   client_request request;
   request.request_id = self->state.next_value + 1;
   request.timeout_ms = client_request_timeout_ms;
   request.body = draw_operation(*w, self->state, op);
+  request.level = op.level;
   op.invoke_ns = w->now_ns();
   self->request(router, std::chrono::milliseconds{client_wait_timeout_ms}, request_atom::value,
                 std::move(request))
@@ -316,6 +392,7 @@ caf::behavior script_impl(script_pointer self, world* w, std::vector<script_step
 }  // namespace
 
 std::string register_key(size_t k) { return "r" + std::to_string(k); }
+std::string eventual_register_key(size_t k) { return "e" + std::to_string(k); }
 
 command read_register(const std::string& key) { return cmd::get{register_collection, key}; }
 
@@ -330,8 +407,11 @@ std::vector<command> setup_commands(size_t keys) {
   jobs.fields = {field_spec{"state", field_type::string, false, std::nullopt}};
   jobs.indexes = {index_spec{"by_state", {"state"}, false}};
   std::vector<command> out{cmd::create_schema{registers, 0}, cmd::create_schema{jobs, 0}};
-  for (size_t k = 0; k < keys; ++k)
+  for (size_t k = 0; k < keys; ++k) {
     out.push_back(cmd::insert{register_collection, register_key(k), register_fields("init"), 0});
+    out.push_back(
+        cmd::insert{register_collection, eventual_register_key(k), register_fields("init"), 0});
+  }
   return out;
 }
 

@@ -7,8 +7,11 @@
 // (field "state", index by_state) for inserts and claims.
 //
 // A workload client runs one operation at a time while world::clients_active:
-// strong reads (get), updates, compare-and-swaps, inserts and deletes of
-// registers, job inserts and claims. Every written value is unique
+// reads (get) at every level, updates, compare-and-swaps, inserts and
+// deletes of registers (strong or quorum), eventual updates of registers of
+// their own (e0..: an eventual write may be lost, so it stays out of the
+// linearizable history), job inserts and claims. Local, eventual and quorum
+// reads are recorded apart (world::seen.replica_reads) for their own checks. Every written value is unique
 // ("c<client>.<n>"), so a read names the write it saw and a log entry names
 // its request. Recording (one register per document): a definite answer is a
 // completed operation (an update as a write, a delete as a write of
@@ -59,6 +62,8 @@ caf::actor spawn_script(caf::actor_system& system, world& w, std::vector<script_
                         bool* done);
 
 std::string register_key(size_t k);  // "r0", "r1", ...
+// Registers only eventual writes change: "e0", "e1", ...
+std::string eventual_register_key(size_t k);
 std::vector<command> setup_commands(size_t keys);
 command read_register(const std::string& key);
 command get_job(const std::string& id);

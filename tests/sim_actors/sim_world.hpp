@@ -89,9 +89,35 @@ struct node_slot {
   std::vector<caf::actor> proxies{};        // injected-bug proxies, if any
 };
 
+// A register read at local, eventual or quorum level (not linearizable;
+// checked on its own: sim_checks.hpp).
+struct replica_read {
+  consistency level = consistency::local;
+  raft::node_id node = 0;        // whose router served it
+  uint64_t incarnation = 0;      // of that node when the read was sent
+  std::string key;
+  std::optional<std::string> value;  // nullopt: not found
+  uint64_t revision = 0;             // the document's (0: not found)
+  int64_t invoke_ns = 0;
+  int64_t complete_ns = 0;
+};
+
+// A register write answered ok at strong or quorum level, with the log
+// index its reply names (the document's revision).
+struct acked_write {
+  std::string key;
+  std::string value;
+  uint64_t revision = 0;
+  int64_t complete_ns = 0;
+};
+
 // What the clients observed, for the checkers.
 struct observations {
-  std::vector<sim::operation> history;       // registers, strong operations
+  std::vector<sim::operation> history;       // registers, strong and quorum operations
+  std::vector<replica_read> replica_reads;   // registers, local / eventual / quorum reads
+  std::vector<acked_write> acked_writes;     // registers, strong / quorum writes answered ok
+  std::set<std::string> eventual_acked;      // eventual register writes answered ok (values)
+  uint64_t eventual_lost = 0;                // of those, in no replica's log after healing
   std::vector<std::string> claimed;          // ids of documents claims returned
   std::set<std::string> acked_jobs;          // job inserts answered ok
   std::set<std::string> refused_values;      // writes answered "never applied"
