@@ -377,7 +377,18 @@ void propose_eventual(shard_pointer self, uint64_t request) {
   }
   ++st.counters_.proposals;
   ++st.counters_.eventual_writes;
-  it->second.promise.deliver(shard_reply{reply{}});
+  // Only what is known now: the document's id and the log index the write
+  // was appended at (its revision if it applies); version 0: not applied yet.
+  reply accepted;
+  document doc;
+  std::visit(
+      [&](const auto& c) {
+        if constexpr (requires { c.id; }) doc.id = c.id;
+      },
+      it->second.cmd);
+  doc.revision = st.replica_->core().last_index();
+  accepted.doc = std::move(doc);
+  it->second.promise.deliver(shard_reply{std::move(accepted)});
   st.requests_.erase(it);
   schedule_flush(self);
 }

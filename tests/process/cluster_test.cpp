@@ -753,4 +753,103 @@ CAF_TEST(a node that missed more writes than the logs keep catches up by a strea
   }
 }
 
+// A client of node i at one consistency level.
+std::unique_ptr<client> level_client(caf::actor_system& system, const test_cluster& cluster,
+                                     size_t i, consistency level, uint32_t timeout_ms = 3000) {
+  client_options options;
+  options.endpoints = {cluster.endpoint(i)};
+  options.level = level;
+  options.timeout_ms = timeout_ms;
+  auto c = client::connect(system, options);
+  CAF_REQUIRE(c.ok());
+  return std::move(c.value());
+}
+
+// The register's value as `c` reads it: the value, "(absent)", or the code.
+std::string read_v(client& c, const std::string& key) {
+  auto got = c.get(register_collection, key);
+  if (!got.ok())
+    return got.error().code() == error_code::not_found ? "(absent)"
+                                                       : std::string{to_string(got.error().code())};
+  auto it = got->fields.find("v");
+  return it != got->fields.end() && it->second.is_string() ? it->second.as_string() : "(no v)";
+}
+
+// Polls until `c` reads `want` (a replica that converges), at most 5 s.
+std::string read_until(client& c, const std::string& key, const std::string& want) {
+  std::string seen;
+  for (int i = 0; i < 100; ++i) {
+    seen = read_v(c, key);
+    if (seen == want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  return seen;
+}
+
+CAF_TEST(every level answers as documented with all nodes then one down then a majority down) {
+  test_cluster cluster{cluster_options{"cluster-levels"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  auto strong0 = level_client(system, cluster, 0, consistency::strong);
+  collection_schema schema;
+  schema.collection = register_collection;
+  CAF_REQUIRE(strong0->create_schema(schema).ok());
+  CAF_REQUIRE(strong0->insert(register_collection, value_map{{"v", "one"}}, "k").ok());
+  // A strong write is seen at once by quorum reads through every node, and
+  // by every replica's local and eventual reads once they apply it.
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, i, consistency::quorum), "k"), "one");
+    CAF_CHECK_EQUAL(read_until(*level_client(system, cluster, i, consistency::local), "k", "one"),
+                    "one");
+    CAF_CHECK_EQUAL(
+        read_until(*level_client(system, cluster, i, consistency::eventual), "k", "one"), "one");
+  }
+  // Local writes are refused; an eventual write is accepted and converges.
+  auto local1 = level_client(system, cluster, 1, consistency::local);
+  auto refused = local1->update(register_collection, "k", value_map{{"v", "x"}});
+  CAF_REQUIRE(!refused.ok());
+  CAF_CHECK_EQUAL(refused.error().code(), error_code::invalid_consistency);
+  auto eventual2 = level_client(system, cluster, 2, consistency::eventual);
+  auto accepted = eventual2->insert(register_collection, value_map{{"v", "ev"}}, "e");
+  CAF_REQUIRE(accepted.ok());
+  CAF_CHECK_EQUAL(accepted->id, "e");
+  CAF_CHECK_EQUAL(accepted->version, 0u);  // not applied when answered
+  CAF_CHECK(accepted->revision > 0);
+  CAF_CHECK_EQUAL(read_until(*strong0, "e", "ev"), "ev");
+  // A quorum write through a follower's node, then quorum reads everywhere.
+  auto quorum1 = level_client(system, cluster, 1, consistency::quorum);
+  CAF_REQUIRE(quorum1->update(register_collection, "k", value_map{{"v", "two"}}).ok());
+  for (size_t i = 0; i < cluster.size(); ++i)
+    CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, i, consistency::quorum), "k"), "two");
+  // One node down: a majority remains, so quorum still answers.
+  cluster.kill_node(2);
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 0, consistency::quorum), "k"), "two");
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 1, consistency::quorum), "k"), "two");
+  // A majority down: local and eventual reads keep answering on the
+  // survivor; strong and quorum reads answer unavailable.
+  cluster.kill_node(1);
+  auto started_at = clock_type::now();
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 0, consistency::local), "k"), "two");
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 0, consistency::eventual), "k"), "two");
+  std::cout << "local and eventual reads on the survivor answered in " << ms_since(started_at)
+            << " ms" << std::endl;
+  started_at = clock_type::now();
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 0, consistency::quorum), "k"),
+                  "unavailable");
+  std::cout << "a quorum read answered unavailable in " << ms_since(started_at) << " ms"
+            << std::endl;
+  started_at = clock_type::now();
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 0, consistency::strong, 2500), "k"),
+                  "unavailable");
+  std::cout << "a strong read answered unavailable in " << ms_since(started_at) << " ms"
+            << std::endl;
+  // Back up: every level serves again.
+  CAF_REQUIRE_EQUAL(cluster.start_node(1).to_string(), "ok");
+  CAF_REQUIRE_EQUAL(cluster.start_node(2).to_string(), "ok");
+  CAF_REQUIRE_EQUAL(cluster.wait_ready(cluster_wait_ms).to_string(), "ok");
+  CAF_CHECK_EQUAL(read_v(*strong0, "k"), "two");
+  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 2, consistency::quorum), "k"), "two");
+  stop_all(cluster);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
