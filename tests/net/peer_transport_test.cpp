@@ -298,6 +298,22 @@ CAF_TEST(a hello and an envelope survive encoding and garbage does not decode) {
   CAF_REQUIRE(r != nullptr);
   CAF_CHECK_EQUAL(r->leader, 2u);
   CAF_CHECK(r->never_applied);
+  CAF_CHECK(e->level == consistency::strong);
+  // A forward carries its level; a reply to a read its applied index.
+  for (consistency level : {consistency::strong, consistency::quorum, consistency::eventual,
+                            consistency::local}) {
+    m.level = level;
+    m.applied = 41;
+    auto leveled = decode_peer_frame(encode_peer_envelope(m));
+    CAF_REQUIRE(leveled.ok());
+    auto* l = std::get_if<peer_message>(&leveled.value());
+    CAF_REQUIRE(l != nullptr);
+    CAF_CHECK(l->level == level);
+    CAF_CHECK_EQUAL(l->applied, 41u);
+  }
+  // A level outside the four is malformed input.
+  m.level = static_cast<consistency>(9);
+  CAF_CHECK(decode_peer_frame(encode_peer_envelope(m)).error().code() == error_code::malformed);
   CAF_CHECK(decode_peer_frame(std::string(64, '\xff')).error().code() == error_code::malformed);
   CAF_CHECK(decode_peer_frame("").error().code() == error_code::malformed);
   CAF_CHECK(decode_peer_frame(encode_peer_hello(peer_hello{}) + std::string(8, '\0'))
