@@ -370,6 +370,14 @@ void propose_eventual(shard_pointer self, uint64_t request) {
   auto& st = self->state;
   auto it = st.requests_.find(request);
   if (it == st.requests_.end()) return;
+  // What the leader's applied state already refuses is answered now: once
+  // accepted, nobody would hear of its failure.
+  if (st.replica_->core().current_role() == raft::role::leader) {
+    if (auto failed = st.machine_->failure_now(it->second.cmd)) {
+      answer(self, request, std::move(*failed));
+      return;
+    }
+  }
   status started = st.replica_->propose(request, encode_command(it->second.cmd));
   if (!started.ok()) {
     answer(self, request, error_reply(started), started.code() == error_code::unavailable);

@@ -164,7 +164,16 @@ std::optional<reply> state_machine::certain_failure(const command& c) {
   if (auto* x = std::get_if<cmd::replace>(&c)) conditional = x->expected_version.has_value();
   if (auto* x = std::get_if<cmd::erase>(&c)) conditional = x->expected_version.has_value();
   if (!conditional) return std::nullopt;
-  // These four stage into `m` only; nothing else changes until apply writes.
+  return failure_now(c);
+}
+
+std::optional<reply> state_machine::failure_now(const command& c) {
+  VELOCITY_CHECK(opened_);
+  if (!std::holds_alternative<cmd::insert>(c) && !std::holds_alternative<cmd::update>(c) &&
+      !std::holds_alternative<cmd::replace>(c) && !std::holds_alternative<cmd::erase>(c) &&
+      !std::holds_alternative<cmd::compare_and_swap>(c))
+    return std::nullopt;
+  // Document writes stage into `m` only; nothing changes until apply writes.
   mutation m;
   reply r = dispatch_write(c, m);
   if (r.st.ok() || r.st.code() == error_code::io_error || r.st.code() == error_code::corruption)

@@ -69,6 +69,13 @@ class state_machine {
   // fail: the same reply, at a point inside the request's lifetime
   // (docs/consistency.md).
   std::optional<reply> certain_failure(const command& c);
+  // Any document write (insert, update, replace, delete, CAS) that would
+  // fail if applied now: its failure reply (unknown_collection, a schema
+  // violation, already_exists, not_found...). nullopt for other commands,
+  // for one that would succeed, and on an engine error. Writes nothing. A
+  // leader refuses an eventual write this way before accepting it, since
+  // nobody waits for its apply (docs/consistency.md).
+  std::optional<reply> failure_now(const command& c);
 
   uint64_t applied_index() const { return applied_index_; }
   uint32_t shard_id() const { return shard_id_; }

@@ -281,6 +281,30 @@ CAF_TEST(certain_failure predicts the failure of a conditional write and writes 
   CAF_CHECK_EQUAL(swapped.doc->version, 2u);
 }
 
+CAF_TEST(failure_now refuses any document write the applied state refuses and writes nothing) {
+  CAF_REQUIRE(insert("j1", {{"priority", 1}, {"cpu", 4}}).ok());
+  const uint64_t applied = sm.applied_index();
+  const size_t keys = eng.key_count(column::documents) + eng.key_count(column::meta);
+  auto exists = sm.failure_now(cmd::insert{"jobs", "j1", {}, 1});
+  CAF_REQUIRE(exists.has_value());
+  CAF_CHECK_EQUAL(code(*exists), "already_exists");
+  auto missing = sm.failure_now(cmd::update{"jobs", "nope", {{"cpu", 2}}, std::nullopt, 1});
+  CAF_REQUIRE(missing.has_value());
+  CAF_CHECK_EQUAL(code(*missing), "not_found");
+  auto unknown = sm.failure_now(cmd::insert{"nothing", "x", {}, 1});
+  CAF_REQUIRE(unknown.has_value());
+  CAF_CHECK_EQUAL(code(*unknown), "unknown_collection");
+  auto conditional = sm.failure_now(cmd::erase{"jobs", "j1", uint64_t{9}});
+  CAF_REQUIRE(conditional.has_value());
+  CAF_CHECK_EQUAL(code(*conditional), "version_conflict");
+  // What would succeed, and what is not a document write, passes.
+  CAF_CHECK(!sm.failure_now(cmd::insert{"jobs", "j2", {{"priority", 2}}, 1}));
+  CAF_CHECK(!sm.failure_now(cmd::update{"jobs", "j1", {{"cpu", 2}}, std::nullopt, 1}));
+  CAF_CHECK(!sm.failure_now(cmd::get{"jobs", "j1"}));
+  CAF_CHECK_EQUAL(sm.applied_index(), applied);
+  CAF_CHECK_EQUAL(eng.key_count(column::documents) + eng.key_count(column::meta), keys);
+}
+
 CAF_TEST(index entries follow update replace and delete) {
   CAF_REQUIRE(insert("j1", {{"priority", 1}}).ok());
   CAF_REQUIRE(insert("j2", {{"priority", 2}}).ok());
