@@ -61,7 +61,7 @@ void swim::impl::tick() {
     gossip_tick();
     return;
   }
-  if (!joined_ && !seeds_.empty() && now_ >= next_join_at_) join(seeds_);
+  if (!joined_ && !seeds_.empty() && now_ >= next_join_at_) join(std::vector<member_id>{seeds_});
   if (probe_.active && !probe_.acked && !probe_.indirect_sent && now_ >= probe_.timeout_at)
     send_indirect_probes();
   if (now_ >= next_probe_at_) start_probe();

@@ -46,7 +46,18 @@ void swim::impl::absorb(const rumor& r) {
   const update& u = r.about;
   if (u.id == 0) return;
   if (u.id == cfg_.self) {
-    if (table_.apply(u) != change::refuted) return;
+    if (table_.apply(u) != change::refuted) {
+      // An accusation we already refuted: whoever still repeats it missed
+      // the refutation (it ran out of retransmissions before reaching
+      // them), so spread it again; the buddy system's ping brings such an
+      // accusation straight here, and the ack carries the answer back.
+      const update& me = table_.self_update();
+      const bool accused = u.state == member_state::suspect || u.state == member_state::dead;
+      if (accused && u.incarnation < me.incarnation && me.state == member_state::alive &&
+          !queue_.count(cfg_.self))
+        enqueue(rumor{me, 0});
+      return;
+    }
     ++stats_.refutations;
     if (cfg_.local_health) raise_health(1);  // Lifeguard: being suspected hints we are slow
     enqueue(rumor{table_.self_update(), 0});

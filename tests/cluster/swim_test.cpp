@@ -357,3 +357,37 @@ CAF_TEST(the same seeds give the same messages) {
   CAF_REQUIRE_EQUAL(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) CAF_CHECK(a[i].to == b[i].to && a[i].msg == b[i].msg);
 }
+
+CAF_TEST(an accusation already refuted is answered with the refutation again) {
+  net n;
+  n.start(3, [](config& cfg) { cfg.probe_interval_ticks = 1000000; });
+  message accuse;
+  accuse.type = message_type::gossip;
+  accuse.from = 3;
+  accuse.to = 2;
+  accuse.rumors.push_back(rumor{update{2, 0, member_state::suspect, 0, {}}, 3});
+  n.drop = [](member_id, member_id, const message&) { return true; };
+  n[2].step(accuse);
+  n.run(50);  // the refutation is spent, and reached no one
+  CAF_REQUIRE_EQUAL(n[2].table().self_update().incarnation, 1u);
+  // Member 1 still suspects 2 at incarnation 0 and pings it (the buddy system).
+  n.drop = nullptr;
+  n.sent.clear();
+  message ping;
+  ping.type = message_type::ping;
+  ping.from = 1;
+  ping.to = 2;
+  ping.sequence = 99;
+  ping.rumors.push_back(rumor{update{2, 0, member_state::suspect, 0, {}}, 1});
+  n[2].step(ping);
+  n.deliver();
+  bool answered = false;
+  for (const outgoing& o : n.sent)
+    if (o.msg.type == message_type::ack && o.to == 1)
+      for (const rumor& r : o.msg.rumors)
+        if (r.about.id == 2 && r.about.incarnation == 1 && r.about.state == member_state::alive)
+          answered = true;
+  CAF_CHECK(answered);
+  CAF_CHECK_EQUAL(n[2].table().self_update().incarnation, 1u);  // no new incarnation
+  CAF_CHECK_EQUAL(n[2].counters().refutations, 1u);
+}
