@@ -300,6 +300,7 @@ void swim::leave() { impl_->leave(); }
 void swim::set_meta(std::string meta) { impl_->set_meta(std::move(meta)); }
 output swim::take_output() { return std::exchange(impl_->out_, output{}); }
 const membership& swim::table() const { return impl_->table_; }
+const std::vector<member_id>& swim::reachable() const { return impl_->reachable(); }
 member_id swim::self() const { return impl_->cfg_.self; }
 uint32_t swim::local_health() const { return impl_->health_; }
 const stats& swim::counters() const { return impl_->stats_; }

@@ -205,6 +205,9 @@ class swim {
   output take_output();
 
   const membership& table() const;
+  // The other members that are alive or suspect, sorted (table().reachable()
+  // without building it).
+  const std::vector<member_id>& reachable() const;
   member_id self() const;
   // Lifeguard's local health multiplier, in [0, local_health_max].
   uint32_t local_health() const;

@@ -30,14 +30,18 @@ bool same_entry(const update& a, const update& b) {
          a.meta == b.meta;
 }
 
+bool is_reachable(member_state s) { return s == member_state::alive || s == member_state::suspect; }
+
 }  // namespace
 
-const std::vector<member_id>& swim::impl::reachable() const {
-  if (reachable_stale_) {
-    reachable_ = table_.reachable();
-    reachable_stale_ = false;
+void swim::impl::track_reachable(member_id id, bool was, bool is) {
+  if (was == is) return;
+  auto it = std::lower_bound(reachable_.begin(), reachable_.end(), id);
+  if (is) {
+    reachable_.insert(it, id);
+  } else if (it != reachable_.end() && *it == id) {
+    reachable_.erase(it);
   }
-  return reachable_;
 }
 
 size_t swim::impl::cluster_size() const { return reachable().size() + 1; }
@@ -69,7 +73,7 @@ void swim::impl::absorb(const rumor& r) {
   const change what = table_.apply(u);
   const update& after = *table_.find(u.id);
   const bool changed = !before || !same_entry(*before, after);
-  if (!before || before->state != after.state) reachable_stale_ = true;
+  track_reachable(u.id, before && is_reachable(before->state), is_reachable(after.state));
   bool spread = changed;
   if (after.state == member_state::suspect) {
     auto it = suspicions_.find(u.id);
@@ -226,15 +230,26 @@ void swim::impl::emit(change what, member_id id) {
 
 std::vector<member_id> swim::impl::pick(const std::vector<member_id>& from, size_t count,
                                         member_id except) {
-  std::vector<member_id> pool;
-  pool.reserve(from.size());
+  std::vector<member_id> chosen;
+  if (from.size() > 4 * count + 2) {
+    // Large lists: draw indices and skip repeats, instead of copying the
+    // list (gossip picks 3 of up to thousands every 200 ms).
+    for (size_t attempts = 0; chosen.size() < count && attempts < 16 * count; ++attempts) {
+      const member_id id = from[random_.below(from.size())];
+      if (id == except || id == cfg_.self ||
+          std::find(chosen.begin(), chosen.end(), id) != chosen.end())
+        continue;
+      chosen.push_back(id);
+    }
+    return chosen;
+  }
   for (member_id id : from)
-    if (id != except && id != cfg_.self) pool.push_back(id);
-  const size_t chosen = std::min(count, pool.size());
-  for (size_t i = 0; i < chosen; ++i)  // a partial Fisher-Yates shuffle
-    std::swap(pool[i], pool[i + random_.below(pool.size() - i)]);
-  pool.resize(chosen);
-  return pool;
+    if (id != except && id != cfg_.self) chosen.push_back(id);
+  const size_t wanted = std::min(count, chosen.size());
+  for (size_t i = 0; i < wanted; ++i)  // a partial Fisher-Yates shuffle
+    std::swap(chosen[i], chosen[i + random_.below(chosen.size() - i)]);
+  chosen.resize(wanted);
+  return chosen;
 }
 
 void swim::impl::gossip_tick() {

@@ -7,7 +7,7 @@
 //     member, ordered by (transmissions, age);
 //   - suspicions_ has an entry for a member iff the table has it suspect,
 //     at the entry's incarnation;
-//   - reachable_ (when not stale) is table_.reachable();
+//   - reachable_ is table_.reachable() (sorted), kept in step by absorb();
 //   - every random choice comes from random_, in call order.
 // Thread safety: none (one owner).
 #pragma once
@@ -70,7 +70,8 @@ class swim::impl {
   uint64_t suspicion_max_ticks() const;
   uint32_t retransmit_limit() const;
   size_t cluster_size() const;  // alive and suspect members, self included
-  const std::vector<member_id>& reachable() const;
+  const std::vector<member_id>& reachable() const { return reachable_; }
+  void track_reachable(member_id id, bool was, bool is);
   // Up to `count` distinct members of `from` other than `except`, at random.
   std::vector<member_id> pick(const std::vector<member_id>& from, size_t count, member_id except);
   void send(member_id to, message m, const rumor* first = nullptr);
@@ -149,10 +150,9 @@ class swim::impl {
   std::set<queue_key> queue_order_{};
   uint64_t queue_counter_ = 0;
 
-  // A cache of table_.reachable(): probing and gossip ask for it every few
-  // ticks, and it changes rarely.
-  mutable std::vector<member_id> reachable_{};
-  mutable bool reachable_stale_ = true;
+  // table_.reachable(), kept in step by absorb(): probing and gossip ask for
+  // it every few ticks, and building it walks the whole table.
+  std::vector<member_id> reachable_{};
 
   uint64_t next_gossip_at_ = 0;
   uint64_t next_push_pull_at_ = 0;

@@ -193,7 +193,7 @@ void simulation::tick() {
 
 bool simulation::everyone_knows_everyone() const {
   for (const member& m : members_)
-    if (m.core->table().reachable().size() + 1 != members_.size()) return false;
+    if (m.core->reachable().size() + 1 != members_.size()) return false;
   return true;
 }
 
