@@ -46,6 +46,12 @@
 //     hears neither ack nor nack learns that it, not the target, is slow;
 //   - Lifeguard's buddy system: a ping to a member we suspect carries that
 //     suspicion first, so the member refutes at once;
+//   - beyond memberlist: a member that hears an accusation it already
+//     refuted spreads its refutation again, and a suspicion expires into a
+//     death only after `last_chance_pings` unanswered pings to the suspect
+//     (buddy system), so an observer that missed every copy of a refutation
+//     (it happens under loss: retransmissions are bounded) asks before it
+//     declares; a truly dead member costs probe_timeout more per ping;
 //   - graceful leave: a `left` update at a higher incarnation, sent at once to
 //     gossip_fanout members and disseminated; left is never dead.
 //
@@ -97,6 +103,10 @@ struct config {
   bool local_health = true;
   uint32_t local_health_max = 8;
   bool dogpile = true;
+  // Before a suspicion becomes a death, this member pings the suspect itself
+  // (the ping carries the accusation, so a live member refutes in its ack),
+  // up to this many times, probe_timeout apart. 0: declare at once (memberlist).
+  uint32_t last_chance_pings = 2;
   // Per outgoing message: pending updates it may carry.
   uint32_t piggyback_updates_max = 16;
   uint32_t piggyback_bytes_max = 1024;
@@ -171,6 +181,7 @@ struct stats {
   uint64_t nacks_received = 0;
   uint64_t suspicions_raised = 0;     // targets we suspected from our own probes
   uint64_t deaths_declared = 0;       // suspicions that expired here
+  uint64_t last_chance_pings = 0;     // pings to a suspect before declaring it dead
   uint64_t refutations = 0;           // accusations of ourselves we refuted
   uint64_t push_pulls_sent = 0;       // join, periodic and reconnect
   uint64_t messages_sent = 0;

@@ -140,8 +140,23 @@ uint32_t swim::impl::retransmit_limit() const {
 
 void swim::impl::expire_suspicions() {
   std::vector<member_id> expired;
-  for (const auto& [id, s] : suspicions_)
-    if (now_ - s.started >= suspicion_timeout(s)) expired.push_back(id);
+  for (auto& [id, s] : suspicions_) {
+    if (now_ - s.started < suspicion_timeout(s) || now_ < s.last_chance_deadline) continue;
+    if (s.last_chance_pings < cfg_.last_chance_pings) {
+      // Its refutation may have missed us: ask the suspect itself, with the
+      // accusation, so a live member answers with its refutation in the ack.
+      ++s.last_chance_pings;
+      s.last_chance_deadline = now_ + scaled(cfg_.probe_timeout_ticks);
+      ++stats_.last_chance_pings;
+      message ping;
+      ping.type = message_type::ping;
+      ping.sequence = ++sequence_;
+      const rumor accusation{*table_.find(id), cfg_.self};
+      send(id, std::move(ping), &accusation);
+      continue;
+    }
+    expired.push_back(id);
+  }
   for (member_id id : expired) {
     update dead = *table_.find(id);
     dead.state = member_state::dead;

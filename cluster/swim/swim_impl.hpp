@@ -104,6 +104,8 @@ class swim::impl {
     uint32_t confirmations_expected = 0;  // Lifeguard's k
     member_id source = 0;                 // who raised it first
     std::set<member_id> confirmations{};  // other members that agreed
+    uint32_t last_chance_pings = 0;       // sent once the timeout passed
+    uint64_t last_chance_deadline = 0;    // waiting for an answer until then
   };
   struct pending {
     rumor r{};

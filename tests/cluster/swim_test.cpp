@@ -164,12 +164,15 @@ CAF_TEST(a crashed member is suspected then declared dead once the suspicion tim
   CAF_REQUIRE(suspected != nullptr);
   CAF_REQUIRE(died != nullptr);
   // 3 members: min = 4 * max(1, log10 3) * 10 = 40 ticks; k = 0, so no
-  // shrinking. Member 2 may have suspected first and spread the death.
+  // shrinking; then two last-chance pings, 5 ticks each. Member 2 may have
+  // suspected first and spread the death.
   uint64_t first_suspicion = suspected->tick;
   if (const seen_event* other = n.first(2, change::suspected, 3))
     first_suspicion = std::min(first_suspicion, other->tick);
-  CAF_CHECK_EQUAL(died->tick - first_suspicion, 40u);
-  CAF_CHECK_LESS_OR_EQUAL(died->tick - suspected->tick, 40u);
+  // (Each ping waits probe_timeout scaled by local health, which the
+  // failed probes of 3 raised.)
+  CAF_CHECK_GREATER_OR_EQUAL(died->tick - first_suspicion, 50u);
+  CAF_CHECK_LESS_OR_EQUAL(died->tick - first_suspicion, 40u + 2u * 5u * 9u);
   // Two members probe it, each once per round of two: suspected within about
   // two probe intervals (one to reach it, one for the probe to fail).
   CAF_CHECK_LESS_OR_EQUAL(suspected->tick - crashed_at, 3u * 10u);
@@ -315,7 +318,7 @@ CAF_TEST(an update is piggybacked exactly retransmit_limit times) {
 CAF_TEST(a suspicion confirmed by independent members expires sooner) {
   auto run = [](std::vector<member_id> sources) {
     net n;
-    n.start(10);
+    n.start(10, [](config& cfg) { cfg.last_chance_pings = 0; });
     // Probes succeed, nothing else travels: the injected rumors are the only
     // confirmations, and member 5 never hears it is suspected.
     n.strip_rumors = true;
@@ -390,4 +393,38 @@ CAF_TEST(an accusation already refuted is answered with the refutation again) {
   CAF_CHECK(answered);
   CAF_CHECK_EQUAL(n[2].table().self_update().incarnation, 1u);  // no new incarnation
   CAF_CHECK_EQUAL(n[2].counters().refutations, 1u);
+}
+
+CAF_TEST(a suspect is pinged before it is declared dead and a refutation in the ack saves it) {
+  net n;
+  n.start(3);
+  n.drop = [](member_id, member_id, const message&) { return true; };  // 1 hears nothing
+  // Run until member 1's first suspicion expires: it pings the suspect.
+  member_id asked = 0;
+  for (int t = 0; t < 400 && asked == 0; ++t) {
+    n.sent.clear();
+    n.run(1);
+    if (n[1].counters().last_chance_pings == 0) continue;
+    for (const outgoing& o : n.sent)
+      if (o.msg.from == 1 && o.msg.type == message_type::ping && !o.msg.rumors.empty() &&
+          o.msg.rumors.front().about.id == o.to &&
+          o.msg.rumors.front().about.state == member_state::suspect)
+        asked = o.to;
+  }
+  CAF_REQUIRE_NOT_EQUAL(asked, 0u);
+  CAF_CHECK_EQUAL(n.count(1, change::died, asked), 0u);
+  // The suspect answers with its refutation.
+  message ack;
+  ack.type = message_type::ack;
+  ack.from = asked;
+  ack.to = 1;
+  ack.rumors.push_back(rumor{update{asked, 1, member_state::alive, 0, "m"}, 0});
+  n[1].step(ack);
+  n.deliver();
+  CAF_CHECK(n.state(1, asked) == member_state::alive);
+  n.run(600);  // local health stretches 1's probes, so the other's suspicion comes late
+  // The other member never answers: dead after its two pings.
+  const member_id other = asked == 2 ? 3 : 2;
+  CAF_CHECK_EQUAL(n.count(1, change::died, other), 1u);
+  CAF_CHECK_GREATER_OR_EQUAL(n[1].counters().last_chance_pings, 3u);
 }
