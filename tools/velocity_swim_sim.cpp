@@ -54,6 +54,8 @@ struct summary {
   uint64_t healthy_suspected = 0;
   uint64_t healthy_dead = 0;
   uint64_t healthy_fast_dead = 0;
+  uint64_t healthy_fast_suspected = 0;
+  uint64_t healthy_fast_suspect_events = 0;
   uint64_t healthy_suspect_events = 0;
   uint64_t healthy_dead_events = 0;
   uint64_t runs_with_healthy_dead = 0;
@@ -69,12 +71,12 @@ struct summary {
   void add(const options& o, const result& r) {
     ++runs;
     if (!r.ok) failed.push_back(r.seed);
+    if (r.converge_ticks >= 0) {
+      ++converge_runs;
+      converge_sum += static_cast<double>(r.converge_ticks);
+    }
     if (o.partition) {
       ++partitioned_runs;
-      if (r.converge_ticks >= 0) {
-        ++converge_runs;
-        converge_sum += static_cast<double>(r.converge_ticks);
-      }
       messages_sum += r.messages_per_member_second;
       join_sum += static_cast<double>(r.join_ticks);
       return;
@@ -90,6 +92,8 @@ struct summary {
     healthy_suspected += r.healthy_suspected;
     healthy_dead += r.healthy_dead;
     healthy_fast_dead += r.healthy_fast_dead;
+    healthy_fast_suspected += r.healthy_fast_suspected;
+    healthy_fast_suspect_events += r.healthy_fast_suspect_events;
     healthy_suspect_events += r.healthy_suspect_events;
     healthy_dead_events += r.healthy_dead_events;
     if (r.healthy_dead > 0) ++runs_with_healthy_dead;
@@ -116,13 +120,15 @@ struct summary {
               << " max " << all_dead_max
               << "\n  healthy members suspected (distinct, per run): "
               << static_cast<double>(healthy_suspected) / whole << " (events "
-              << healthy_suspect_events << ")"
+              << healthy_suspect_events << "); not slow: "
+              << static_cast<double>(healthy_fast_suspected) / whole << " (events "
+              << healthy_fast_suspect_events << ")"
               << "\n  healthy members declared dead: " << healthy_dead << " in "
               << runs_with_healthy_dead << " runs (not slow: " << healthy_fast_dead << "; events "
               << healthy_dead_events << ")"
               << "\n  messages per member per second: " << std::setprecision(2)
               << messages_sum / n << std::setprecision(1)
-              << "\n  partition heal -> identical tables, ticks: mean "
+              << "\n  last fault over (heal, slow members recovered) -> identical tables, ticks: mean "
               << converge_sum / static_cast<double>(std::max<uint64_t>(1, converge_runs)) << '\n';
   }
 };

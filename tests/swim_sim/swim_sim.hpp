@@ -20,7 +20,9 @@
 // never dead or suspected, everywhere; with loss <= 5 %, Lifeguard on and no
 // partition, no healthy member that is not slow is ever declared dead; at the
 // end every live member holds the same table (state and incarnation of every
-// member), so a healed partition has converged.
+// member), so a healed partition has converged. Slow members recover one
+// detection bound after the faults (a member that stays slow flaps for ever)
+// and the tables are compared from then on.
 //
 // Thread safety: none; a run owns everything it uses.
 #pragma once
@@ -69,7 +71,9 @@ struct result {
   uint64_t healthy_suspect_events = 0;
   uint64_t healthy_dead_events = 0;
   uint64_t healthy_fast_dead = 0;      // of healthy_dead: members that were not slow
-  int64_t converge_ticks = -1;         // partition heal -> identical tables
+  uint64_t healthy_fast_suspected = 0; // of healthy_suspected: members that were not slow
+  uint64_t healthy_fast_suspect_events = 0;
+  int64_t converge_ticks = -1;         // last fault over (heal, slow members recovered) -> identical tables
   double messages_per_member_second = 0;  // after warm-up, a tick being 100 ms
   uint64_t refutations = 0;
   uint32_t local_health_max_seen = 0;
