@@ -176,11 +176,13 @@ void swim::impl::expire_relays() {
 void swim::impl::step(const message& m) {
   if (m.to != cfg_.self || m.from == cfg_.self || m.from == 0) return;
   if (m.type == message_type::ping) {
-    if (!left_)
-      for (const rumor& r : m.rumors) absorb(r);
     message ack;
     ack.type = message_type::ack;
     ack.sequence = m.sequence;
+    if (!left_) {
+      for (const rumor& r : m.rumors) absorb(r);
+      ack.rumors = corrections(m.rumors);  // first in the ack, whatever the queue holds
+    }
     send(m.from, std::move(ack));
     return;
   }
@@ -201,6 +203,13 @@ void swim::impl::step(const message& m) {
     default: break;
   }
   for (const rumor& r : m.rumors) absorb(r);
+  std::vector<rumor> answer = corrections(m.rumors);
+  if (!answer.empty()) {
+    message gossip;
+    gossip.type = message_type::gossip;
+    gossip.rumors = std::move(answer);
+    send(m.from, std::move(gossip));
+  }
   switch (m.type) {
     case message_type::ack: on_ack(m); break;
     case message_type::ping_req: on_ping_req(m); break;

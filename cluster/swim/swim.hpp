@@ -47,7 +47,10 @@
 //   - Lifeguard's buddy system: a ping to a member we suspect carries that
 //     suspicion first, so the member refutes at once;
 //   - beyond memberlist: a member that hears an accusation it already
-//     refuted spreads its refutation again, and a suspicion expires into a
+//     refuted spreads its refutation again; any member that receives an
+//     accusation of a member it knows alive at a higher incarnation answers
+//     the sender with that entry (first in the ack when the accusation came
+//     with a ping: the buddy system's answer); and a suspicion expires into a
 //     death only after `last_chance_pings` unanswered pings to the suspect
 //     (buddy system), so an observer that missed every copy of a refutation
 //     (it happens under loss: retransmissions are bounded) asks before it

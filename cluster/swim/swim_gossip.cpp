@@ -200,16 +200,32 @@ void swim::impl::enqueue(const rumor& r) {
   queue_[id] = std::move(p);
 }
 
+std::vector<rumor> swim::impl::corrections(const std::vector<rumor>& received) const {
+  std::vector<rumor> out;
+  for (const rumor& r : received) {
+    if (out.size() >= cfg_.piggyback_updates_max) break;
+    if (r.about.state != member_state::suspect && r.about.state != member_state::dead) continue;
+    const update* known = table_.find(r.about.id);
+    if (known != nullptr && known->state == member_state::alive &&
+        known->incarnation > r.about.incarnation)
+      out.push_back(rumor{*known, 0});
+  }
+  return out;
+}
+
 void swim::impl::piggyback(message& m) {
   size_t bytes = 0;
-  for (const rumor& r : m.rumors) bytes += rumor_bytes(r);
-  const member_id first = m.rumors.empty() ? 0 : m.rumors.front().about.id;
+  std::vector<member_id> carried;
+  for (const rumor& r : m.rumors) {
+    bytes += rumor_bytes(r);
+    carried.push_back(r.about.id);
+  }
   const uint32_t limit = retransmit_limit();
   std::vector<queue_key> taken;
   for (auto it = queue_order_.begin();
        it != queue_order_.end() && m.rumors.size() < cfg_.piggyback_updates_max; ++it) {
     const member_id id = std::get<2>(*it);
-    if (id == first) continue;
+    if (std::find(carried.begin(), carried.end(), id) != carried.end()) continue;
     const rumor& r = queue_.at(id).r;
     // One rumor always fits, so an oversized one cannot block the queue.
     if (!m.rumors.empty() && bytes + rumor_bytes(r) > cfg_.piggyback_bytes_max) break;

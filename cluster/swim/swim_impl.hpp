@@ -61,8 +61,13 @@ class swim::impl {
   void merge_state(member_id from, const std::vector<rumor>& state);
   std::vector<rumor> full_state() const;
   void enqueue(const rumor& r);
-  // Appends pending rumors to `m` within the budget, counting transmissions.
+  // Appends pending rumors to `m` within the budget, counting transmissions,
+  // skipping members `m` already carries a rumor about.
   void piggyback(message& m);
+  // What the sender of `received` should hear back: our entry for every
+  // member it accuses (suspect or dead) that we know alive at a higher
+  // incarnation, so a refutation it missed reaches it directly.
+  std::vector<rumor> corrections(const std::vector<rumor>& received) const;
   void expire_suspicions();
   void gossip_tick();
   void push_pull_tick();

@@ -428,3 +428,35 @@ CAF_TEST(a suspect is pinged before it is declared dead and a refutation in the 
   CAF_CHECK_EQUAL(n.count(1, change::died, other), 1u);
   CAF_CHECK_GREATER_OR_EQUAL(n[1].counters().last_chance_pings, 3u);
 }
+
+CAF_TEST(a member answers an accusation of a member it knows refuted with the refutation) {
+  net n;
+  n.start(3, [](config& cfg) { cfg.probe_interval_ticks = 1000000; });
+  // Member 1 knows 2 alive at incarnation 1.
+  message news;
+  news.type = message_type::gossip;
+  news.from = 2;
+  news.to = 1;
+  news.rumors.push_back(rumor{update{2, 1, member_state::alive, 0, "m2"}, 0});
+  n[1].step(news);
+  n.drop = [](member_id, member_id, const message&) { return true; };
+  n.run(50);  // the news is spent
+  n.sent.clear();
+  // Member 3 still accuses 2 at incarnation 0, in a gossip and in a ping.
+  for (message_type type : {message_type::gossip, message_type::ping}) {
+    message accuse;
+    accuse.type = type;
+    accuse.from = 3;
+    accuse.to = 1;
+    accuse.rumors.push_back(rumor{update{2, 0, member_state::suspect, 0, {}}, 3});
+    n[1].step(accuse);
+  }
+  n.deliver();
+  size_t answers = 0;
+  for (const outgoing& o : n.sent)
+    if (o.msg.from == 1 && o.to == 3 && !o.msg.rumors.empty() &&
+        o.msg.rumors.front() == rumor{update{2, 1, member_state::alive, 0, "m2"}, 0})
+      ++answers;
+  CAF_CHECK_EQUAL(answers, 2u);  // a gossip back, and the ack
+  CAF_CHECK(n.state(1, 2) == member_state::alive);
+}
