@@ -10,6 +10,7 @@ add_library(velocity_actors STATIC
   ${CMAKE_CURRENT_LIST_DIR}/snapshot_stream.cpp
   ${CMAKE_CURRENT_LIST_DIR}/router_actor.cpp
   ${CMAKE_CURRENT_LIST_DIR}/peer_mux.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/gossiper.cpp
   ${CMAKE_CURRENT_LIST_DIR}/node_actors.cpp
 )
 target_include_directories(velocity_actors PUBLIC ${PROJECT_SOURCE_DIR})

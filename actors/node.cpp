@@ -111,6 +111,7 @@ status validate(const node_config& config) {
                  std::to_string(config.members.size()) + ") for now, got " +
                  std::to_string(config.replication_factor));
     if (config.cluster_id.empty()) return bad("cluster-id must not be empty");
+    if (std::string why = validate(config.gossip); !why.empty()) return bad(why);
   }
   return {};
 }
@@ -155,6 +156,15 @@ status node::open() {
   if (config_.ops_http) {
     if (auto st = start_ops_http(); !st.ok()) return st;
   }
+  if (gossiper_) {
+    // The addresses this node is reached at, now that its ports are bound.
+    swim::member_meta meta;
+    for (const auto& m : config_.members)
+      if (m.id == config_.node_id) meta.peer = m.host + ":" + std::to_string(m.peer_port);
+    if (config_.listen) meta.client = config_.host + ":" + std::to_string(port_);
+    if (ops_http_) meta.ops = config_.host + ":" + std::to_string(http_port_);
+    caf::anon_send(gossiper_, gossip_meta_atom::value, std::move(meta));
+  }
   ready_ = true;
   spdlog::info("node {} started: mode {}, {} shard(s){}{}{}", config_.node_id,
                to_string(config_.mode), config_.shards,
@@ -188,7 +198,8 @@ status node::start_peers() {
   auto started = start_peer_transport(system_, std::move(options));
   if (!started.ok()) return started.error();
   peer_transport_ = started->actor;
-  caf::anon_send(mux_, mux_attach_atom::value, peer_mux_attachment{peer_transport_, shards_});
+  caf::anon_send(mux_, mux_attach_atom::value,
+                 peer_mux_attachment{peer_transport_, shards_, gossip_sink_actor{gossiper_}});
   return {};
 }
 
@@ -223,6 +234,9 @@ status node::spawn_actors() {
   options.compact_entries = config_.compact_entries;
   options.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
   options.request_timeout_ms = config_.request_timeout_ms;
+  options.gossip = config_.gossip;
+  for (const auto& m : config_.members)
+    if (m.id == config_.node_id) options.meta.peer = m.host + ":" + std::to_string(m.peer_port);
   options.engine_ = engine_;
   options.env = env_;
   options.metrics = metrics_;
@@ -230,6 +244,7 @@ status node::spawn_actors() {
   if (!spawned.ok()) return spawned.error();
   log_writer_ = spawned->log_writer;
   mux_ = spawned->mux;
+  gossiper_ = spawned->gossiper;
   shards_ = spawned->shards;
   router_control_ = spawned->router;
   router_ = router_control_;
@@ -287,6 +302,12 @@ status node::stop() {
                  });
   }
   if (config_.clustered() && !shards_.empty()) hand_off_leadership();
+  if (gossiper_) {
+    // Graceful leave: the others mark this node `left`, not dead.
+    self->request(gossiper_, std::chrono::milliseconds{1000}, gossip_leave_atom::value)
+        .receive([](bool) {}, [](caf::error&) {});
+    std::this_thread::sleep_for(std::chrono::milliseconds{2 * config_.gossip.tick_ms});
+  }
   // The ops endpoint answered /ready with 503 while draining; it goes before
   // the engine and actors it reads.
   if (ops_http_) ops_http_->stop();
@@ -305,6 +326,7 @@ status node::stop() {
   if (transport_) actors.push_back(transport_);
   if (peer_transport_) actors.push_back(caf::actor_cast<caf::actor>(peer_transport_));
   if (mux_) actors.push_back(caf::actor_cast<caf::actor>(mux_));
+  if (gossiper_) actors.push_back(caf::actor_cast<caf::actor>(gossiper_));
   if (router_control_) actors.push_back(caf::actor_cast<caf::actor>(router_control_));
   for (auto& shard : shards_) actors.push_back(caf::actor_cast<caf::actor>(shard));
   if (log_writer_) actors.push_back(caf::actor_cast<caf::actor>(log_writer_));
@@ -313,6 +335,7 @@ status node::stop() {
   transport_ = nullptr;
   peer_transport_ = nullptr;
   mux_ = nullptr;
+  gossiper_ = nullptr;
   router_ = nullptr;
   router_control_ = nullptr;
   shards_.clear();

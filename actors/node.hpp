@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "actors/environment.hpp"
+#include "actors/gossiper.hpp"
 #include "actors/log_writer.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
@@ -86,6 +87,8 @@ struct node_config {
   uint64_t compact_entries = shard_compact_entries_default;
   // Bytes per streamed snapshot chunk (4 KiB to snapshot_chunk_bytes_max).
   size_t snapshot_chunk_bytes = snapshot_chunk_bytes_max;
+  // Membership gossip of a cluster (actors/gossiper.hpp, docs/cluster.md).
+  gossip_timing gossip{};
   bool clustered() const { return members.size() > 1; }
 };
 
@@ -152,6 +155,7 @@ class node {
   router_actor router_;
   caf::actor transport_;               // null without a transport
   peer_mux_actor mux_;                 // cluster only
+  gossiper_actor gossiper_;            // cluster only
   peer_transport_actor peer_transport_;  // cluster only
   uint16_t port_ = 0;
   std::shared_ptr<metrics_registry> metrics_ = std::make_shared<metrics_registry>();

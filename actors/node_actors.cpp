@@ -20,6 +20,7 @@ void stop_all(node_actors& spawned) {
   for (const auto& shard : spawned.replicas) stop(shard);
   for (const auto& shard : spawned.shards) stop(shard);
   stop(spawned.mux);
+  stop(spawned.gossiper);
   stop(spawned.log_writer);
 }
 
@@ -70,6 +71,19 @@ status_or<node_actors> spawn_node_actors(caf::actor_system& system,
   routing.request_timeout_ms_default = options.request_timeout_ms;
   routing.metrics = options.metrics;
   out.router = spawn_router(system, std::move(routing));
+  if (options.clustered()) {
+    gossiper_options gossip;
+    gossip.node = options.node;
+    gossip.members = options.members;
+    gossip.timing = options.gossip;
+    gossip.meta = options.meta;
+    gossip.mux = out.mux;
+    gossip.shards = out.replicas;
+    gossip.env = options.env;
+    gossip.metrics = options.metrics;
+    out.gossiper = spawn_gossiper(system, std::move(gossip));
+    caf::anon_send(out.gossiper, gossip_subscribe_atom::value, member_listener{out.router});
+  }
   return out;
 }
 

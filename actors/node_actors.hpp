@@ -1,5 +1,6 @@
 // The actors of one node and how they are wired: its log writer (persistent
-// mode), its peer mux (a cluster), one shard replica per shard and its router.
+// mode), its peer mux and gossiper (a cluster), one shard replica per shard
+// and its router (subscribed to the gossiper's member table).
 // The one place that spawns them, used by node::start (velocityd: RocksDB,
 // real TCP) and by the level (b) simulation (tests/sim_actors: memory engines
 // behind a simulated disk, a simulated network), so what the simulation runs
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "actors/environment.hpp"
+#include "actors/gossiper.hpp"
 #include "actors/log_writer.hpp"
 #include "actors/metrics.hpp"
 #include "actors/peer_mux.hpp"
@@ -40,6 +42,10 @@ struct node_actor_options {
   uint64_t compact_entries = shard_compact_entries_default;
   size_t snapshot_chunk_bytes = snapshot_chunk_bytes_max;
   uint32_t request_timeout_ms = 5000;
+  // A cluster's gossip timing and this node's metadata (its addresses; the
+  // shards it leads are added by the gossiper).
+  gossip_timing gossip{};
+  swim::member_meta meta{};
   std::shared_ptr<engine> engine_{};            // shared by every shard
   std::shared_ptr<environment> env{};           // clock and randomness of every actor
   std::shared_ptr<metrics_registry> metrics{};  // may be null
@@ -61,6 +67,7 @@ struct node_actors {
   std::vector<shard_actor> replicas;  // as spawned, by shard id
   std::vector<shard_actor> shards;    // what the router and the mux talk to
   router_control_actor router;
+  gossiper_actor gossiper;         // null on a single node
 };
 
 // Spawns the node's actors. A shard that cannot recover fails the whole

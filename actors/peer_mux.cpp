@@ -22,6 +22,7 @@ struct peer_mux_state {
   peer_mux_options options_;
   peer_transport_actor transport_;
   std::vector<shard_actor> shards_;
+  gossip_sink_actor gossiper_;
   // Raft messages waiting for the flush, per destination node, in order.
   std::map<raft::node_id, std::vector<raft::shard_messages>> outbound_;
   bool flush_scheduled_ = false;
@@ -204,7 +205,8 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
             complete_forward(self, in);
             break;
           case payload_kind::gossip:
-            break;  // membership gossip: issue 10
+            if (self->state.gossiper_) self->send(self->state.gossiper_, gossip_in_atom::value, in);
+            break;
           case payload_kind::snapshot_chunk:
           case payload_kind::snapshot_ack:
             deliver_snapshot_wire(self, in);
@@ -235,6 +237,11 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
         self->send(st.transport_, peer_send_atom::value, std::move(out));
         return promise;
       },
+      [=](gossip_out_atom, peer_message& out) {
+        if (!self->state.transport_) return;
+        out.kind = payload_kind::gossip;
+        self->send(self->state.transport_, peer_send_atom::value, std::move(out));
+      },
       [=](mux_flush_atom) { flush(self); },
       [=](mux_expire_atom, uint64_t correlation) {
         auto it = self->state.pending_.find(correlation);
@@ -253,6 +260,7 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
       [=](mux_attach_atom, peer_mux_attachment& a) {
         self->state.transport_ = std::move(a.transport);
         self->state.shards_ = std::move(a.shards);
+        self->state.gossiper_ = std::move(a.gossiper);
       },
   };
 }

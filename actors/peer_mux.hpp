@@ -16,6 +16,8 @@
 //       the waiting router requests.
 //   timer: every tick_ms, raft_tick to every local shard (one timer per node,
 //       not one per group).
+//   gossiper --gossip_out--> mux --gossip envelope--> the node's mux
+//       --gossip_in--> its gossiper (membership, actors/gossiper.hpp).
 //   shards --snap_out--> mux --snapshotChunk / snapshotAck envelope--> the
 //       node's mux --snap_in--> its shard: streamed snapshots
 //       (actors/snapshot_stream.hpp), sent at once, not batched (each chunk
@@ -59,6 +61,12 @@ using mux_flush_atom = caf::atom_constant<caf::atom("mux_flush")>;
 using mux_tick_atom = caf::atom_constant<caf::atom("mux_tick")>;
 using mux_attach_atom = caf::atom_constant<caf::atom("mux_attch")>;
 using mux_expire_atom = caf::atom_constant<caf::atom("mux_expir")>;
+using gossip_in_atom = caf::atom_constant<caf::atom("gossip_in")>;
+using gossip_out_atom = caf::atom_constant<caf::atom("gossip_out")>;
+
+// Where the mux delivers gossip envelopes from other nodes: the node's
+// gossiper (actors/gossiper.hpp).
+using gossip_sink_actor = caf::typed_actor<caf::reacts_to<gossip_in_atom, peer_message>>;
 
 // A command for shard `shard`, to run at node `node` (its leader, as far as
 // the router knows).
@@ -73,6 +81,7 @@ struct forwarded_command {
 struct peer_mux_attachment {
   peer_transport_actor transport;
   std::vector<shard_actor> shards;  // index = shard id
+  gossip_sink_actor gossiper{};     // null: gossip envelopes are dropped
 };
 
 using peer_mux_actor = caf::typed_actor<
@@ -82,6 +91,7 @@ using peer_mux_actor = caf::typed_actor<
     caf::replies_to<forward_atom, forwarded_command>::with<shard_reply>,  // from the router
     caf::reacts_to<mux_flush_atom>, caf::reacts_to<mux_tick_atom>,         // to itself
     caf::reacts_to<mux_expire_atom, uint64_t>,                             // to itself
+    caf::reacts_to<gossip_out_atom, peer_message>,                        // from the gossiper
     caf::reacts_to<mux_attach_atom, peer_mux_attachment>>;                // from the node
 
 struct peer_mux_options {

@@ -60,9 +60,17 @@ struct router_state {
   bool draining_ = false;
   std::vector<caf::typed_response_promise<uint64_t>> drain_waiters_;
   uint64_t drained_requests_ = 0;  // answered while draining
+  // The gossiper's latest member table (a cluster), and the members it
+  // holds dead or gone: never asked, never waited for.
+  std::optional<member_view> members_;
+  std::vector<raft::node_id> dead_;
 };
 
 using router_pointer = router_control_actor::stateful_pointer<router_state>;
+
+bool is_dead(const router_state& st, raft::node_id node) {
+  return std::find(st.dead_.begin(), st.dead_.end(), node) != st.dead_.end();
+}
 // A request's promise with what its metrics need: the operation and when the
 // router received it.
 struct client_promise {
@@ -261,6 +269,16 @@ void read_quorum(router_pointer self, std::shared_ptr<replica_ask> ask) {
   auto nodes = replica_nodes(self, ask->shard);
   auto gather = std::make_shared<quorum_read>(ask->shard, nodes.size());
   for (raft::node_id node : nodes) {
+    if (node != self->state.options_.node && is_dead(self->state, node)) {
+      reply gone;
+      gone.st = {error_code::unavailable, "node " + std::to_string(node) + " is dead (gossip)"};
+      gather->on_answer(node, std::move(gone), 0);
+      if (gather->finished()) {
+        reply out = gather->result();
+        return ask->done(std::move(out), out.st.code() != error_code::unavailable);
+      }
+      continue;
+    }
     ask_once(self, *ask, node, [ask, gather, node](shard_reply& r) {
       if (gather->finished()) return;
       gather->on_answer(node, std::move(r.result), r.applied);
@@ -283,7 +301,7 @@ void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t
       case consistency::eventual:
         return read_eventual(self, ask,
                              std::make_shared<std::vector<raft::node_id>>(eventual_read_order(
-                                 replica_nodes(self, shard), st.options_.node)),
+                                 replica_nodes(self, shard), st.options_.node, st.dead_)),
                              0);
       case consistency::quorum:
         return read_quorum(self, ask);
@@ -328,6 +346,14 @@ void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t
     failed.st = shard_failure(self, err, ask->timeout_ms);
     ask->done(std::move(failed), false);
   };
+  if (target != 0 && target != me && is_dead(st, target)) {
+    // Gossip says that node is dead: as if the forward could not be queued.
+    shard_reply gone;
+    gone.result.st = {error_code::unavailable,
+                      "node " + std::to_string(target) + " is dead (gossip)"};
+    gone.never_sent = true;
+    return on_reply(gone);
+  }
   auto timeout = std::chrono::milliseconds{left_ms};
   // Only a cluster redirects (router/redirect.hpp), so a single node hands
   // the command over instead of keeping a copy for another attempt.
@@ -578,6 +604,33 @@ std::string followers_json(const shard_info& info) {
   return out;
 }
 
+// ,"members":[{"id":1,"state":"alive","incarnation":0,"client":...,"led":[0]}],
+// "gossip":{...}: the gossiper's table as the router last heard it ("" on a
+// single node).
+std::string members_json(const router_state& st) {
+  if (!st.members_) return "";
+  const member_view& v = *st.members_;
+  std::string out = ",\"members\":[";
+  for (size_t i = 0; i < v.members.size(); ++i) {
+    const member_entry& m = v.members[i];
+    std::string led;
+    for (uint32_t shard : m.meta.led) led += (led.empty() ? "" : ",") + std::to_string(shard);
+    out += std::string{i == 0 ? "" : ","} + "{\"id\":" + std::to_string(m.id) +
+           ",\"state\":" + json_string(swim::to_string(m.state)) +
+           ",\"incarnation\":" + std::to_string(m.incarnation) +
+           ",\"client\":" + json_string(m.meta.client) + ",\"peer\":" + json_string(m.meta.peer) +
+           ",\"ops\":" + json_string(m.meta.ops) + ",\"led\":[" + led + "]}";
+  }
+  out += "],\"gossip\":{\"local_health\":" + std::to_string(v.local_health) +
+         ",\"probes\":" + std::to_string(v.counters.probes_sent) +
+         ",\"suspicions\":" + std::to_string(v.counters.suspicions_raised) +
+         ",\"refutations\":" + std::to_string(v.counters.refutations) +
+         ",\"false_suspicions\":" + std::to_string(v.false_suspicions) +
+         ",\"bytes_sent\":" + std::to_string(v.bytes_sent) +
+         ",\"bytes_received\":" + std::to_string(v.bytes_received) + "}";
+  return out;
+}
+
 void route_status(router_pointer self, client_promise promise, uint64_t request_id,
                   uint32_t timeout_ms) {
   auto done = [self, promise, request_id](status_or<std::vector<shard_info>> all) mutable {
@@ -605,7 +658,8 @@ void route_status(router_pointer self, client_promise promise, uint64_t request_
                ",\"shards\":" + std::to_string(st.options_.shards.size()) +
                ",\"uptime_ms\":" + std::to_string(uptime_ms) + ",\"applied_indexes\":[" +
                applied + "],\"durable_indexes\":[" + durable + "],\"groups\":[" + groups +
-               "],\"in_flight\":" + std::to_string(st.in_flight_ - 1) + "}";
+               "],\"in_flight\":" + std::to_string(st.in_flight_ - 1) +
+               members_json(st) + "}";
     finish(self, promise, std::move(out));
   };
   ask_all<shard_info>(self, timeout_ms, std::move(done), shard_info_atom::value);
@@ -690,6 +744,21 @@ router_control_actor::behavior_type router_impl(router_pointer self, router_opti
         auto next = std::move(it->second);
         self->state.retries_.erase(it);
         next();
+      },
+      [=](member_view_atom, member_view& view) {
+        auto& st = self->state;
+        st.dead_ = view.ids_in(swim::member_state::dead);
+        auto& leaders = st.leaders_;
+        if (leaders.size() < st.options_.shards.size()) leaders.resize(st.options_.shards.size(), 0);
+        for (auto& cached : leaders)
+          if (cached != 0 && is_dead(st, cached)) cached = 0;
+        // Leader hints from gossip fill what the router has not learned yet.
+        for (const auto& m : view.members) {
+          if (m.state != swim::member_state::alive || m.id == st.options_.node) continue;
+          for (uint32_t shard : m.meta.led)
+            if (shard < leaders.size() && leaders[shard] == 0) leaders[shard] = m.id;
+        }
+        st.members_ = std::move(view);
       },
       [=](drain_atom) {
         auto& st = self->state;

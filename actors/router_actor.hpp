@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "actors/environment.hpp"
+#include "actors/gossiper.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/peer_mux.hpp"
@@ -64,7 +65,10 @@ struct router_options {
 using router_control_actor =
     router_actor::extend<caf::replies_to<drain_atom>::with<uint64_t>,
                          // To itself: a retry's backoff has elapsed.
-                         caf::reacts_to<router_retry_atom, uint64_t>>;
+                         caf::reacts_to<router_retry_atom, uint64_t>,
+                         // From the gossiper: the member table after a change
+                         // (dead members are skipped, leaders seeded from it).
+                         caf::reacts_to<member_view_atom, member_view>>;
 
 router_control_actor spawn_router(caf::actor_system& system, router_options options);
 

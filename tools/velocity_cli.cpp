@@ -121,6 +121,10 @@ void add_admin_commands(CLI::App& app, arguments& a, runner& chosen) {
   auto* drop = add_command(*schema, "drop", "drop a collection's schema", run_schema_drop, chosen);
   drop->add_option("COLLECTION", a.collection)->required();
   add_command(app, "status", "print the node's status (JSON)", run_status, chosen);
+  add_command(app, "members",
+              "the cluster's members as this node's gossip sees them: id, state, incarnation, "
+              "addresses, shards led",
+              run_members, chosen);
   add_command(app, "health", "check that the node answers", run_health, chosen);
 }
 

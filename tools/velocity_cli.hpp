@@ -82,6 +82,7 @@ int run_schema_apply(client& c, const arguments& a);
 int run_schema_get(client& c, const arguments& a);
 int run_schema_drop(client& c, const arguments& a);
 int run_status(client& c, const arguments& a);
+int run_members(client& c, const arguments& a);
 int run_health(client& c, const arguments& a);
 
 }  // namespace velocity::cli

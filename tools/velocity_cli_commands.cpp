@@ -3,6 +3,7 @@
 // "error: <code_name>: <message>" with the exit codes of velocity_cli.hpp.
 //
 // Thread safety: single-threaded program.
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -250,6 +251,47 @@ int run_status(client& c, const arguments&) {
   auto text = c.node_status();
   if (!text.ok()) return report(text.error());
   std::cout << text.value() << '\n';
+  return exit_ok;
+}
+
+// One field of a status member as text ("" when absent).
+std::string member_field(const value_map& m, const char* key) {
+  auto it = m.find(key);
+  if (it == m.end()) return "";
+  if (it->second.is_string()) return it->second.as_string();
+  if (it->second.is_int()) return std::to_string(it->second.as_int());
+  if (it->second.is_list()) {
+    std::string out;
+    for (const value& v : it->second.as_list())
+      if (v.is_int()) out += (out.empty() ? "" : ",") + std::to_string(v.as_int());
+    return out.empty() ? "-" : out;
+  }
+  return "";
+}
+
+int run_members(client& c, const arguments&) {
+  auto text = c.node_status();
+  if (!text.ok()) return report(text.error());
+  auto parsed = parse_json(text.value());
+  if (!parsed.ok() || !parsed->is_map())
+    return report(status{error_code::internal, "the node's status is not a JSON object"});
+  const value_map& root = parsed->as_map();
+  auto members = root.find("members");
+  if (members == root.end() || !members->second.is_list()) {
+    std::cout << "a single node (no membership gossip): node " << member_field(root, "node_id")
+              << '\n';
+    return exit_ok;
+  }
+  std::printf("%-4s %-8s %-11s %-22s %-22s %-22s %s\n", "ID", "STATE", "INCARNATION", "CLIENT",
+              "PEER", "OPS", "LEADS");
+  for (const value& v : members->second.as_list()) {
+    if (!v.is_map()) continue;
+    const value_map& m = v.as_map();
+    std::printf("%-4s %-8s %-11s %-22s %-22s %-22s %s\n", member_field(m, "id").c_str(),
+                member_field(m, "state").c_str(), member_field(m, "incarnation").c_str(),
+                member_field(m, "client").c_str(), member_field(m, "peer").c_str(),
+                member_field(m, "ops").c_str(), member_field(m, "led").c_str());
+  }
   return exit_ok;
 }
 

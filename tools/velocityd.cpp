@@ -54,6 +54,11 @@ struct velocityd_config : caf::actor_system_config {
   int64_t election_ticks = 10;
   int64_t raft_compact_entries = static_cast<int64_t>(velocity::shard_compact_entries_default);
   int64_t snapshot_chunk_bytes = static_cast<int64_t>(velocity::snapshot_chunk_bytes_max);
+  int64_t gossip_tick_ms = 100;
+  int64_t gossip_probe_interval_ms = 1000;
+  int64_t gossip_probe_timeout_ms = 500;
+  int64_t gossip_suspicion_mult = 4;
+  int64_t gossip_push_pull_interval_ms = 30000;
 
   velocityd_config() {
     caf::config_option_adder{custom_options_, "velocity"}
@@ -74,7 +79,15 @@ struct velocityd_config : caf::actor_system_config {
         .add(raft_compact_entries, "raft-compact-entries",
              "compact a shard's Raft log every N applied entries (0 = never)")
         .add(snapshot_chunk_bytes, "snapshot-chunk-bytes",
-             "bytes per streamed snapshot chunk (4096..1048576)");
+             "bytes per streamed snapshot chunk (4096..1048576)")
+        .add(gossip_tick_ms, "gossip-tick-ms", "one tick of the membership gossip (SWIM)")
+        .add(gossip_probe_interval_ms, "gossip-probe-interval-ms", "one member probed per interval")
+        .add(gossip_probe_timeout_ms, "gossip-probe-timeout-ms",
+             "a probe without an ack by then asks others to probe")
+        .add(gossip_suspicion_mult, "gossip-suspicion-mult",
+             "a suspicion lasts at least mult * log10(members) probe intervals")
+        .add(gossip_push_pull_interval_ms, "gossip-push-pull-interval-ms",
+             "full-state exchange with a random member (0 = never)");
     set("scheduler.max-threads", 2);  // two cores; CAF's default is max(cores, 4)
     load<caf::io::middleman>();
   }
@@ -117,6 +130,18 @@ velocity::status_or<velocity::node_config> to_node_config(const velocityd_config
     return velocity::status{error_code::invalid_argument,
                             "velocity.snapshot-chunk-bytes must be 4096..1048576, got " +
                                 std::to_string(cfg.snapshot_chunk_bytes)};
+  auto in_ms = [](int64_t v) { return v >= 0 && v <= 3'600'000; };
+  if (!in_ms(cfg.gossip_tick_ms) || !in_ms(cfg.gossip_probe_interval_ms) ||
+      !in_ms(cfg.gossip_probe_timeout_ms) || !in_ms(cfg.gossip_push_pull_interval_ms) ||
+      cfg.gossip_suspicion_mult < 1 || cfg.gossip_suspicion_mult > 100)
+    return velocity::status{error_code::invalid_argument,
+                            "velocity.gossip-*-ms must be 0..3600000 and gossip-suspicion-mult "
+                            "1..100"};
+  out.gossip.tick_ms = static_cast<uint32_t>(cfg.gossip_tick_ms);
+  out.gossip.probe_interval_ms = static_cast<uint32_t>(cfg.gossip_probe_interval_ms);
+  out.gossip.probe_timeout_ms = static_cast<uint32_t>(cfg.gossip_probe_timeout_ms);
+  out.gossip.suspicion_mult = static_cast<uint32_t>(cfg.gossip_suspicion_mult);
+  out.gossip.push_pull_interval_ms = static_cast<uint32_t>(cfg.gossip_push_pull_interval_ms);
   auto members = velocity::parse_members(cfg.members);
   if (!members.ok()) return members.error();
   out.node_id = static_cast<velocity::raft::node_id>(cfg.node_id);

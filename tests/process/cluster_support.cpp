@@ -72,6 +72,29 @@ status_or<std::vector<group_status>> parse_groups(std::string_view json) {
   return out;
 }
 
+status_or<std::vector<member_status>> parse_members(std::string_view json) {
+  auto parsed = parse_json(json);
+  if (!parsed.ok()) return parsed.error();
+  if (!parsed->is_map()) return status{error_code::malformed, "status is not an object"};
+  auto members = parsed->as_map().find("members");
+  if (members == parsed->as_map().end() || !members->second.is_list())
+    return status{error_code::malformed, "no members in status"};
+  std::vector<member_status> out;
+  for (const value& item : members->second.as_list()) {
+    if (!item.is_map()) return status{error_code::malformed, "a member is not an object"};
+    const value_map& m = item.as_map();
+    auto id = m.find("id");
+    auto state = m.find("state");
+    auto incarnation = m.find("incarnation");
+    if (id == m.end() || !id->second.is_int() || state == m.end() || !state->second.is_string() ||
+        incarnation == m.end() || !incarnation->second.is_int())
+      return status{error_code::malformed, "a member without id, state or incarnation"};
+    out.push_back({static_cast<uint64_t>(id->second.as_int()), state->second.as_string(),
+                   static_cast<uint64_t>(incarnation->second.as_int())});
+  }
+  return out;
+}
+
 test_cluster::test_cluster(cluster_options options)
     : options_(std::move(options)), dir_(options_.name) {
   auto n = options_.node_count;
@@ -171,6 +194,45 @@ status_or<std::vector<group_status>> test_cluster::group_statuses(size_t i,
   if (!response.ok()) return response.error();
   if (!response->result.ok()) return response->result.st;
   return parse_groups(response->text);
+}
+
+status_or<std::vector<member_status>> test_cluster::members(size_t i, uint32_t timeout_ms) const {
+  int fd = connect_loopback(ports_.at(i).client);
+  if (fd < 0) return status{error_code::unavailable, "cannot connect to " + endpoint(i)};
+  client_request request;
+  request.request_id = 1;
+  request.body = status_request{};
+  status_or<client_response> response = status{error_code::unavailable, "cannot send"};
+  if (send_all(fd, frame(encode_client_request(request)))) response = read_response(fd, timeout_ms);
+  ::close(fd);
+  if (!response.ok()) return response.error();
+  if (!response->result.ok()) return response->result.st;
+  return parse_members(response->text);
+}
+
+status_or<member_status> test_cluster::wait_member(size_t observer, uint64_t id,
+                                                   const std::string& state, uint32_t timeout_ms,
+                                                   std::optional<uint64_t> above) const {
+  auto deadline = clock_type::now() + std::chrono::milliseconds{timeout_ms};
+  std::string last = "never asked";
+  while (!past(deadline)) {
+    auto seen = members(observer, status_request_timeout_ms);
+    if (seen.ok()) {
+      last = "not listed";
+      for (const auto& m : seen.value()) {
+        if (m.id != id) continue;
+        last = m.state + " at incarnation " + std::to_string(m.incarnation);
+        if (m.state == state && (!above || m.incarnation > *above)) return m;
+      }
+    } else {
+      last = seen.error().to_string();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  return status{error_code::timeout, "node " + std::to_string(node_id(observer)) +
+                                         " did not see node " + std::to_string(id) + " " + state +
+                                         " within " + std::to_string(timeout_ms) + " ms; last: " +
+                                         last};
 }
 
 status test_cluster::wait_ready(uint32_t timeout_ms) const {

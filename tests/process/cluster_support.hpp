@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,16 @@ struct group_status {
 // The "groups" of a status JSON text, or malformed.
 status_or<std::vector<group_status>> parse_groups(std::string_view status_json);
 
+// One member of a status JSON text's "members" (the node's gossip view).
+struct member_status {
+  uint64_t id = 0;
+  std::string state;  // alive, suspect, dead, left
+  uint64_t incarnation = 0;
+};
+
+// The "members" of a status JSON text, or malformed.
+status_or<std::vector<member_status>> parse_members(std::string_view status_json);
+
 class test_cluster {
  public:
   explicit test_cluster(cluster_options options);
@@ -82,6 +93,14 @@ class test_cluster {
   // there (shard -> index), or timeout.
   status wait_applied(size_t i, const std::map<uint32_t, uint64_t>& at_least,
                       uint32_t timeout_ms) const;
+
+  // The members node i's gossip knows, from its status.
+  status_or<std::vector<member_status>> members(size_t i, uint32_t timeout_ms) const;
+  // Polls node `observer` until it holds member `id` in `state` (and, if
+  // given, at an incarnation above `above`); the member's entry then.
+  status_or<member_status> wait_member(size_t observer, uint64_t id, const std::string& state,
+                                       uint32_t timeout_ms,
+                                       std::optional<uint64_t> above = std::nullopt) const;
 
   // Proxied clusters only: clogs (or unclogs) every proxy between node i and
   // the others, in both directions: a partition of {i} from the rest.

@@ -852,4 +852,83 @@ CAF_TEST(every level answers as documented with all nodes then one down then a m
   stop_all(cluster);
 }
 
+// The documented bound (docs/cluster.md, "Membership"): on the default
+// timings a node killed with SIGKILL is suspected within 3 s and dead
+// everywhere within 10 s.
+constexpr uint32_t suspect_within_ms = 3000;
+constexpr uint32_t dead_within_ms = 10000;
+
+CAF_TEST(kill -9 of a node makes it suspect then dead and its restart alive again) {
+  test_cluster cluster{cluster_options{"cluster-gossip-kill"}};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  for (size_t observer = 0; observer < 2; ++observer)
+    CAF_REQUIRE(cluster.wait_member(observer, 3, "alive", cluster_wait_ms).ok());
+  auto before = cluster.wait_member(0, 3, "alive", cluster_wait_ms);
+  CAF_REQUIRE(before.ok());
+  auto killed_at = clock_type::now();
+  cluster.kill_node(2);
+  auto suspected = cluster.wait_member(0, 3, "suspect", dead_within_ms);
+  CAF_CHECK(suspected.ok());
+  auto suspect_ms = ms_since(killed_at);
+  for (size_t observer = 0; observer < 2; ++observer) {
+    auto dead = cluster.wait_member(observer, 3, "dead", dead_within_ms);
+    CAF_CHECK(dead.ok());
+  }
+  auto dead_ms = ms_since(killed_at);
+  std::cout << "node 3 suspect after " << suspect_ms << " ms, dead on both survivors after "
+            << dead_ms << " ms" << std::endl;
+  CAF_CHECK_LESS(suspect_ms, suspect_within_ms + 0u);
+  CAF_CHECK_LESS(dead_ms, dead_within_ms + 0u);
+  // The survivors route around it: a strong write and read through node 1.
+  client_options options;
+  options.endpoints = {cluster.endpoint(0)};
+  auto c = client::connect(system, options);
+  CAF_REQUIRE(c.ok());
+  collection_schema schema;
+  schema.collection = register_collection;
+  CAF_CHECK(c.value()->create_schema(schema).ok());
+  CAF_CHECK(c.value()->insert(register_collection, value_map{{"v", "x"}}, "k").ok());
+  // Back: alive again, at a higher incarnation (it refuted its death).
+  auto restarted_at = clock_type::now();
+  CAF_REQUIRE_EQUAL(cluster.start_node(2).to_string(), "ok");
+  for (size_t observer = 0; observer < 2; ++observer) {
+    auto again = cluster.wait_member(observer, 3, "alive", cluster_wait_ms, before->incarnation);
+    CAF_CHECK(again.ok());
+    if (again.ok())
+      std::cout << "node " << observer + 1 << " sees node 3 alive at incarnation "
+                << again->incarnation << " " << ms_since(restarted_at) << " ms after its restart"
+                << std::endl;
+  }
+  stop_all(cluster);
+}
+
+CAF_TEST(a node cut off by a partition is suspected and refutes once healed) {
+  cluster_options options{"cluster-gossip-partition"};
+  options.proxied = true;
+  test_cluster cluster{options};
+  auto started = cluster.start(cluster_wait_ms);
+  CAF_REQUIRE_EQUAL(started.to_string(), "ok");
+  auto before = cluster.wait_member(0, 3, "alive", cluster_wait_ms);
+  CAF_REQUIRE(before.ok());
+  auto cut_at = clock_type::now();
+  cluster.isolate(2, true);
+  auto suspected = cluster.wait_member(0, 3, "suspect", dead_within_ms);
+  CAF_CHECK(suspected.ok());
+  std::cout << "node 3 suspect after " << ms_since(cut_at) << " ms of partition" << std::endl;
+  // The cut node suspects the others in turn; local reads still answer there.
+  CAF_CHECK(cluster.wait_member(2, 1, "suspect", dead_within_ms).ok() ||
+            cluster.wait_member(2, 1, "dead", dead_within_ms).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds{1000});
+  auto healed_at = clock_type::now();
+  cluster.isolate(2, false);
+  auto refuted = cluster.wait_member(0, 3, "alive", cluster_wait_ms, before->incarnation);
+  CAF_CHECK(refuted.ok());
+  CAF_CHECK(cluster.wait_member(2, 1, "alive", cluster_wait_ms).ok());
+  if (refuted.ok())
+    std::cout << "node 3 refuted at incarnation " << refuted->incarnation << " "
+              << ms_since(healed_at) << " ms after the heal" << std::endl;
+  stop_all(cluster);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -120,8 +120,10 @@ void start_node(run_state& rs, node_slot& n) {
   n.mux = spawned->mux;
   n.shards = spawned->replicas;
   n.router = spawned->router;
+  n.gossiper = spawned->gossiper;
   n.link = spawn_link(sys, w, n.id, n.incarnation);
-  caf::anon_send(n.mux, mux_attach_atom::value, peer_mux_attachment{n.link, spawned->shards});
+  caf::anon_send(n.mux, mux_attach_atom::value,
+                 peer_mux_attachment{n.link, spawned->shards, gossip_sink_actor{spawned->gossiper}});
   n.up = true;
   w.note("start node " + std::to_string(n.id) + " incarnation " + std::to_string(n.incarnation));
 }
@@ -132,6 +134,7 @@ void crash_node(run_state& rs, node_slot& n) {
   n.engine->fence();
   kill(n.router);
   kill(n.mux);
+  kill(n.gossiper);
   kill(n.link);
   kill(n.log_writer);
   kill(n.slow_disk);

@@ -85,6 +85,7 @@ struct node_slot {
   peer_mux_actor mux{};
   std::vector<shard_actor> shards{};
   router_control_actor router{};
+  gossiper_actor gossiper{};
   peer_transport_actor link{};
   std::vector<caf::actor> proxies{};        // injected-bug proxies, if any
 };
