@@ -22,6 +22,7 @@
 #include "actors/node_actors.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/event_based_actor.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/send.hpp"
 #include "spdlog/spdlog.h"
@@ -290,6 +291,56 @@ bool run_script(run_state& rs, std::vector<script_step> steps, int64_t limit_ms,
   return finished;
 }
 
+// After healing: every node's gossiper must come to see every node alive
+// (a crashed and restarted node refutes its death with a higher
+// incarnation). Asks each gossiper every 500 ms of virtual time, for at
+// most gossip_converge_ms.
+constexpr int64_t gossip_converge_ms = 30'000;
+
+void check_gossip(run_state& rs) {
+  world& w = rs.w;
+  int64_t limit = w.now_ns() + gossip_converge_ms * ms_ns;
+  std::string last = "never asked";
+  while (w.now_ns() < limit) {
+    auto views = std::make_shared<std::vector<std::optional<member_view>>>(w.nodes.size());
+    auto probe = rs.system.spawn([views, &w](caf::event_based_actor* self) -> caf::behavior {
+      for (size_t i = 0; i < w.nodes.size(); ++i) {
+        if (!w.nodes[i].gossiper) continue;
+        self->request(w.nodes[i].gossiper, std::chrono::milliseconds{400}, members_atom::value)
+            .then([views, i](member_view& v) { (*views)[i] = std::move(v); },
+                  [](caf::error&) {});
+      }
+      return {[](int) {}};
+    });
+    run_until(rs, w.now_ns() + 500 * ms_ns, [] { return false; });
+    kill(probe);
+    bool all = true;
+    for (size_t i = 0; i < w.nodes.size() && all; ++i) {
+      if (!(*views)[i]) {
+        all = false;
+        last = "node " + std::to_string(i + 1) + " did not answer";
+        break;
+      }
+      for (const auto& m : (*views)[i]->members) {
+        if (m.state == swim::member_state::alive) continue;
+        all = false;
+        last = "node " + std::to_string(i + 1) + " holds node " + std::to_string(m.id) + " " +
+               std::string{swim::to_string(m.state)} + " at incarnation " +
+               std::to_string(m.incarnation);
+        break;
+      }
+      if (all && (*views)[i]->members.size() != w.nodes.size()) {
+        all = false;
+        last = "node " + std::to_string(i + 1) + " knows " +
+               std::to_string((*views)[i]->members.size()) + " members";
+      }
+    }
+    if (all) return;
+  }
+  w.failures.push_back("gossip did not converge to every node alive within " +
+                       std::to_string(gossip_converge_ms) + " ms after healing; last: " + last);
+}
+
 // Heals every fault, waits for the clients' last answers, reads every
 // register and acknowledged job back, then waits until every shard's
 // replicas applied the same index three checks in a row.
@@ -379,6 +430,7 @@ void run_phases(run_state& rs, bool& gave_up) {
   run_until(rs, w.now_ns() + w.options.chaos_ms * ms_ns, [] { return false; });
   if (!heal(rs)) return;
   w.note("converged");
+  check_gossip(rs);
   check_replicas_identical(w);
   check_logs(w);
   check_claims(w);
