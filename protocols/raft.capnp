@@ -21,6 +21,7 @@ enum RaftMessageType {
   snapshotChunk @8;
   snapshotResponse @9;
   timeoutNow @10;
+  commitNotice @11;   # follower -> leader: its commit index advanced (nothing durable promised)
 }
 
 enum RaftEntryKind {

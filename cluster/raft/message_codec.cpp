@@ -36,6 +36,8 @@ constexpr uint64_t batch_traversal_words_max = (raft_batch_bytes_max / word_byte
 // The C++ enums and the wire enums agree value for value.
 static_assert(static_cast<uint16_t>(wire::RaftMessageType::TIMEOUT_NOW) ==
               static_cast<uint16_t>(message_type::timeout_now));
+static_assert(static_cast<uint16_t>(wire::RaftMessageType::COMMIT_NOTICE) ==
+              static_cast<uint16_t>(message_type::commit_notice));
 static_assert(static_cast<uint16_t>(wire::RaftEntryKind::CONF_CHANGE) ==
               static_cast<uint16_t>(entry_kind::conf_change));
 
@@ -128,7 +130,7 @@ status_or<entry> read_entry(wire::RaftEntry::Reader in) {
 
 status_or<message> read_message(wire::RaftMessage::Reader in) {
   const auto type = static_cast<uint16_t>(in.getType());
-  if (type > static_cast<uint16_t>(message_type::timeout_now))
+  if (type > static_cast<uint16_t>(message_type::commit_notice))
     return malformed("message.type: unknown value " + std::to_string(type));
   message m;
   m.type = static_cast<message_type>(type);

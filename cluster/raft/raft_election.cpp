@@ -166,6 +166,9 @@ void raft::impl::step_role(const message& m) {
     case message_type::timeout_now:
       if (role_ != role::leader) campaign(true);
       return;
+    case message_type::commit_notice:
+      if (role_ == role::leader) handle_commit_notice(m);
+      return;
   }
 }
 

@@ -71,6 +71,8 @@ class raft::impl {
   uint64_t quorum_value(uint64_t self_value, uint64_t progress::*field) const;
   void commit_advanced(index_t old_commit);
   void commit_to(index_t index);
+  void handle_commit_notice(const message& m);
+  void notify_commit(node_id leader, index_t before);
   void handle_heartbeat(const message& m);
   void handle_heartbeat_response(const message& m);
   void broadcast_heartbeat();

@@ -163,7 +163,9 @@ void raft::impl::handle_append(const message& m) {
     break;
   }
   index_t last_new = m.index + m.entries.size();
+  const index_t before = commit_;
   commit_to(std::min(m.commit, last_new));
+  notify_commit(m.from, before);
   reply_append(m, false, last_new, 0);
 }
 
@@ -173,6 +175,25 @@ void raft::impl::maybe_adopt_initial_conf(const message& m) {
   if (!well_formed(m.snap_meta.conf)) return;
   log_.adopt_initial_conf(m.snap_meta.conf);
   snap_pending_ = true;  // persist the membership with the (empty) snapshot
+}
+
+void raft::impl::handle_commit_notice(const message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  it->second.commit_known = std::max(it->second.commit_known, std::min(m.commit, commit_));
+}
+
+// A follower whose commit index a leader's message advanced tells it at
+// once, before persisting anything (it promises no durable state): the
+// leader's known_committed() then releases held acknowledgements one round
+// trip after the commit instead of after this follower's next fsync.
+void raft::impl::notify_commit(node_id leader, index_t before) {
+  if (commit_ <= before || leader == no_node || leader == cfg_.id) return;
+  message n;
+  n.type = message_type::commit_notice;
+  n.to = leader;
+  n.commit = commit_;
+  send(std::move(n), false);
 }
 
 void raft::impl::commit_to(index_t index) {
@@ -280,7 +301,9 @@ void raft::impl::broadcast_heartbeat() {
 }
 
 void raft::impl::handle_heartbeat(const message& m) {
+  const index_t before = commit_;
   commit_to(std::min(m.commit, log_.last_index()));
+  notify_commit(m.from, before);
   message r;
   r.type = message_type::heartbeat_response;
   r.to = m.from;

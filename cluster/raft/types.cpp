@@ -159,6 +159,9 @@ std::string describe(const message& m) {
       out << " snap " << m.index << " off " << m.snap_offset;
       if (m.snap_done) out << " done";
       break;
+    case message_type::commit_notice:
+      out << " c" << m.commit;
+      break;
     case message_type::pre_vote_response:
     case message_type::vote_response:
     case message_type::timeout_now:
@@ -194,6 +197,8 @@ std::string_view to_string(message_type t) {
       return "snapshot_response";
     case message_type::timeout_now:
       return "timeout_now";
+    case message_type::commit_notice:
+      return "commit_notice";
   }
   return "unknown";
 }

@@ -137,6 +137,7 @@ enum class message_type : uint8_t {
   snapshot_chunk = 8,      // one chunk of a snapshot transfer
   snapshot_response = 9,
   timeout_now = 10,        // leadership transfer: start an election now
+  commit_notice = 11,      // follower -> leader: entries up to `commit` are known committed here
 };
 std::string_view to_string(message_type t);
 
@@ -160,6 +161,9 @@ std::string_view to_string(message_type t);
 //   snapshot_response    : index = snap_meta.index being transferred, snap_offset = next byte
 //                          wanted; reject = restart the transfer; accept with snap_done = installed
 //   timeout_now          : term
+//   commit_notice        : commit (the follower's commit index, just advanced; promises
+//                          nothing durable, so it leaves before the follower persists:
+//                          raft::known_committed counts it)
 struct message {
   message_type type = message_type::append;
   node_id from = no_node;
@@ -214,7 +218,8 @@ struct read_state {
 //      only messages whose safety does not depend on this ready's durable
 //      state: the leader's append / heartbeat / snapshot_chunk / timeout_now
 //      messages (so the leader writes its log in parallel with replicating
-//      it) and pre_vote requests.
+//      it), pre_vote requests, and a follower's commit_notice (knowing an
+//      index is committed promises nothing this replica holds durably).
 //   2. Make durable, atomically and in this order within one batch:
 //      `snap` (if set: the durable log is replaced by the snapshot; every
 //      durable entry at or below snap->meta.index is dropped, and every
