@@ -202,17 +202,18 @@ class swim {
   // One unit of time: probes, their timeouts, suspicion expiry, gossip,
   // push-pull, join retries.
   void tick();
-  // A message another member sent (the shell checked that `from` is who it
-  // says; a message whose `from` differs is ignored, as are messages to
-  // another member and any message once this member has left, except that
-  // pings are still answered).
+  // A message another member sent. The shell checks `from` against the
+  // connection it came on (the envelope's fromNode); here a message to
+  // another member, from member 0 or from ourselves is ignored, and once
+  // this member has left only pings are still answered.
   void step(const message& m);
   // Contact these members (never self) with a push-pull until one answers.
   void join(const std::vector<member_id>& seeds);
   // Graceful leave: this member becomes `left`; the update goes out at once
   // and is disseminated by later ticks. Probing stops.
   void leave();
-  // New metadata (at most meta_bytes_max); its version rises and spreads.
+  // New metadata; its version rises and spreads.
+  // REQUIRES: meta.size() <= meta_bytes_max.
   void set_meta(std::string meta);
 
   // Everything produced since the last call.

@@ -19,8 +19,9 @@
 // partitioned: a member cut off hears of it after the heal); a left member is left,
 // never dead or suspected, everywhere; with loss <= 5 %, Lifeguard on and no
 // partition, no healthy member that is not slow is ever declared dead; at the
-// end every live member holds the same table (state and incarnation of every
-// member), so a healed partition has converged. Slow members recover one
+// end every live member holds the same table (the state of every member;
+// an alive member's incarnation may lag where its refutation did not reach,
+// until the next push-pull), so a healed partition has converged. Slow members recover one
 // detection bound after the faults (a member that stays slow flaps for ever)
 // and the tables are compared from then on.
 //
