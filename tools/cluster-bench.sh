@@ -13,6 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${VELOCITY_BUILD:-$here/build}
 runs=${1:-1}; dur=${2:-5}; warm=${3:-1}
 dir=${BENCH_DIR:-$(mktemp -d /tmp/cluster-bench.XXXXXX)}
+mkdir -p "$dir"
 endpoints=127.0.0.1:7410,127.0.0.1:7420,127.0.0.1:7430
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
