@@ -156,15 +156,8 @@ status node::open() {
   if (config_.ops_http) {
     if (auto st = start_ops_http(); !st.ok()) return st;
   }
-  if (gossiper_) {
-    // The addresses this node is reached at, now that its ports are bound.
-    swim::member_meta meta;
-    for (const auto& m : config_.members)
-      if (m.id == config_.node_id) meta.peer = m.host + ":" + std::to_string(m.peer_port);
-    if (config_.listen) meta.client = config_.host + ":" + std::to_string(port_);
-    if (ops_http_) meta.ops = config_.host + ":" + std::to_string(http_port_);
-    caf::anon_send(gossiper_, gossip_meta_atom::value, std::move(meta));
-  }
+  // The addresses this node is reached at, now that its ports are bound.
+  if (gossiper_) caf::anon_send(gossiper_, gossip_meta_atom::value, addresses());
   ready_ = true;
   spdlog::info("node {} started: mode {}, {} shard(s){}{}{}", config_.node_id,
                to_string(config_.mode), config_.shards,
@@ -222,6 +215,15 @@ status node::start_ops_http() {
   return {};
 }
 
+swim::member_meta node::addresses() const {
+  swim::member_meta meta;
+  for (const auto& m : config_.members)
+    if (m.id == config_.node_id) meta.peer = m.host + ":" + std::to_string(m.peer_port);
+  if (transport_) meta.client = config_.host + ":" + std::to_string(port_);
+  if (ops_http_) meta.ops = config_.host + ":" + std::to_string(http_port_);
+  return meta;
+}
+
 status node::spawn_actors() {
   node_actor_options options;
   options.node = config_.node_id;
@@ -235,8 +237,7 @@ status node::spawn_actors() {
   options.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
   options.request_timeout_ms = config_.request_timeout_ms;
   options.gossip = config_.gossip;
-  for (const auto& m : config_.members)
-    if (m.id == config_.node_id) options.meta.peer = m.host + ":" + std::to_string(m.peer_port);
+  options.meta = addresses();
   options.engine_ = engine_;
   options.env = env_;
   options.metrics = metrics_;

@@ -138,6 +138,9 @@ class node {
 
   status open();  // the body of start()
   status spawn_actors();
+  // Where this node is reached (gossip metadata): its peer address, and its
+  // client and ops addresses once bound.
+  swim::member_meta addresses() const;
   // A stopping cluster node hands each group it leads to the most caught-up
   // follower and waits (at most two election timeouts) until it leads none,
   // so its groups need no election timeout to continue.

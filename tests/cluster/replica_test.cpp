@@ -177,6 +177,14 @@ struct harness {
     return raft::no_node;
   }
 
+  // Elects a leader and lets it settle: the leader and one follower.
+  std::pair<raft::node_id, raft::node_id> leader_and_follower() {
+    raft::node_id lead = elect();
+    CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
+    advance_ms(2);
+    return {lead, lead == 1 ? 2 : 1};
+  }
+
   raft::node_id elect() {
     for (int i = 0; i < 200 && leader() == raft::no_node; ++i) advance_ms(1);
     return leader();
@@ -567,18 +575,26 @@ CAF_TEST(hand_off moves leadership to the most caught-up voter) {
   CAF_CHECK_EQUAL(alone.nodes.at(1).driver->hand_off(), raft::no_node);
 }
 
-CAF_TEST(a leader holds the reply to its proposal until a quorum knows the entry is committed) {
-  harness h({1, 2, 3}, base_config());
+// Elects a leader of h's three replicas and has it apply proposal
+// `request` while every message telling it a follower knows the entry is
+// committed is lost (the followers append and acknowledge it). Returns the
+// leader and the entry's index; h.drop stays set.
+std::pair<raft::node_id, raft::index_t> apply_unconfirmed(harness& h, uint64_t request) {
   raft::node_id lead = h.elect();
   CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
   h.advance_ms(2);
   node& l = h.nodes.at(lead);
   const raft::index_t index = l.driver->core().last_index() + 1;
-  // The followers append and acknowledge the entry, but every answer that
-  // says they know it is committed is lost.
-  h.drop = [&](const raft::message& m) { return m.to == lead && m.commit >= index; };
-  CAF_REQUIRE(l.driver->propose(5, "x").ok());
+  h.drop = [lead, index](const raft::message& m) { return m.to == lead && m.commit >= index; };
+  CAF_REQUIRE(l.driver->propose(request, "x").ok());
   h.advance_ms(3);
+  return {lead, index};
+}
+
+CAF_TEST(a leader holds the reply to its proposal until a quorum knows the entry is committed) {
+  harness h({1, 2, 3}, base_config());
+  auto [lead, index] = apply_unconfirmed(h, 5);
+  node& l = h.nodes.at(lead);
   CAF_CHECK_EQUAL(l.applied_requests, (std::vector<uint64_t>{5}));  // applied, held
   CAF_CHECK(l.released.empty());
   CAF_CHECK(l.failed.empty());
@@ -594,14 +610,8 @@ CAF_TEST(a leader holds the reply to its proposal until a quorum knows the entry
 
 CAF_TEST(a held reply fails with timeout when the leader loses leadership first) {
   harness h({1, 2, 3}, base_config());
-  raft::node_id lead = h.elect();
-  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
-  h.advance_ms(2);
+  const raft::node_id lead = apply_unconfirmed(h, 5).first;
   node& l = h.nodes.at(lead);
-  const raft::index_t index = l.driver->core().last_index() + 1;
-  h.drop = [&](const raft::message& m) { return m.to == lead && m.commit >= index; };
-  CAF_REQUIRE(l.driver->propose(5, "x").ok());
-  h.advance_ms(3);
   CAF_REQUIRE(l.released.empty());
   CAF_REQUIRE_EQUAL(l.applied_requests, (std::vector<uint64_t>{5}));
   // Cut off, the leader steps down (check quorum) before any confirmation.
@@ -626,10 +636,7 @@ CAF_TEST(a group of one answers at once: it is its own quorum) {
 
 CAF_TEST(a local read on a follower is served at once from its applied state) {
   harness h({1, 2, 3}, base_config());
-  raft::node_id lead = h.elect();
-  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
-  h.advance_ms(2);
-  raft::node_id follower = lead == 1 ? 2 : 1;
+  auto [lead, follower] = h.leader_and_follower();
   node& f = h.nodes.at(follower);
   f.order.clear();
   CAF_REQUIRE(f.driver->read_local(9, false).ok());
@@ -640,10 +647,7 @@ CAF_TEST(a local read on a follower is served at once from its applied state) {
 
 CAF_TEST(a read at the commit index waits until the replica applied that far) {
   harness h({1, 2, 3}, base_config());
-  raft::node_id lead = h.elect();
-  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
-  h.advance_ms(2);
-  raft::node_id follower = lead == 1 ? 2 : 1;
+  auto [lead, follower] = h.leader_and_follower();
   node& f = h.nodes.at(follower);
   // The follower learns the commit index while its own write still syncs.
   h.hold_syncs = true;
@@ -673,10 +677,7 @@ CAF_TEST(a read at the commit index waits until the replica applied that far) {
 
 CAF_TEST(a restarted replica serves reads at its commit index only once caught up) {
   harness h({1, 2, 3}, base_config());
-  raft::node_id lead = h.elect();
-  CAF_REQUIRE_NOT_EQUAL(lead, raft::no_node);
-  h.advance_ms(2);
-  raft::node_id follower = lead == 1 ? 2 : 1;
+  auto [lead, follower] = h.leader_and_follower();
   node& l = h.nodes.at(lead);
   const raft::index_t index = l.driver->core().last_index() + 1;
   // The follower holds the entry durably but never learns it is committed.

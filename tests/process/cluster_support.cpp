@@ -181,8 +181,7 @@ status test_cluster::start_node(size_t i) {
   return nodes_.at(i)->start(s);
 }
 
-status_or<std::vector<group_status>> test_cluster::group_statuses(size_t i,
-                                                                  uint32_t timeout_ms) const {
+status_or<std::string> test_cluster::status_text(size_t i, uint32_t timeout_ms) const {
   int fd = connect_loopback(ports_.at(i).client);
   if (fd < 0) return status{error_code::unavailable, "cannot connect to " + endpoint(i)};
   client_request request;
@@ -193,21 +192,20 @@ status_or<std::vector<group_status>> test_cluster::group_statuses(size_t i,
   ::close(fd);
   if (!response.ok()) return response.error();
   if (!response->result.ok()) return response->result.st;
-  return parse_groups(response->text);
+  return std::move(response->text);
+}
+
+status_or<std::vector<group_status>> test_cluster::group_statuses(size_t i,
+                                                                  uint32_t timeout_ms) const {
+  auto text = status_text(i, timeout_ms);
+  if (!text.ok()) return text.error();
+  return parse_groups(text.value());
 }
 
 status_or<std::vector<member_status>> test_cluster::members(size_t i, uint32_t timeout_ms) const {
-  int fd = connect_loopback(ports_.at(i).client);
-  if (fd < 0) return status{error_code::unavailable, "cannot connect to " + endpoint(i)};
-  client_request request;
-  request.request_id = 1;
-  request.body = status_request{};
-  status_or<client_response> response = status{error_code::unavailable, "cannot send"};
-  if (send_all(fd, frame(encode_client_request(request)))) response = read_response(fd, timeout_ms);
-  ::close(fd);
-  if (!response.ok()) return response.error();
-  if (!response->result.ok()) return response->result.st;
-  return parse_members(response->text);
+  auto text = status_text(i, timeout_ms);
+  if (!text.ok()) return text.error();
+  return parse_members(text.value());
 }
 
 status_or<member_status> test_cluster::wait_member(size_t observer, uint64_t id,

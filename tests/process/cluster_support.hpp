@@ -94,6 +94,8 @@ class test_cluster {
   status wait_applied(size_t i, const std::map<uint32_t, uint64_t>& at_least,
                       uint32_t timeout_ms) const;
 
+  // Node i's status JSON, asked with the client protocol's status request.
+  status_or<std::string> status_text(size_t i, uint32_t timeout_ms) const;
   // The members node i's gossip knows, from its status.
   status_or<std::vector<member_status>> members(size_t i, uint32_t timeout_ms) const;
   // Polls node `observer` until it holds member `id` in `state` (and, if
