@@ -1,6 +1,6 @@
 // SWIM membership: what one member knows of every member, and the rule that
-// merges a piece of gossip into it (issue 10's gossiper; its probe cycle,
-// suspicion timers and dissemination come next and build on this).
+// merges a piece of gossip into it (the table of cluster/swim/swim.hpp, whose
+// probe cycle, suspicion timers and dissemination build on this).
 //
 // Every update names a member, its incarnation and a state. At one
 // incarnation the states are ordered alive < suspect < dead < left, and an
