@@ -848,7 +848,13 @@ CAF_TEST(every level answers as documented with all nodes then one down then a m
   CAF_REQUIRE_EQUAL(cluster.start_node(2).to_string(), "ok");
   CAF_REQUIRE_EQUAL(cluster.wait_ready(cluster_wait_ms).to_string(), "ok");
   CAF_CHECK_EQUAL(read_v(*strong0, "k"), "two");
-  CAF_CHECK_EQUAL(read_v(*level_client(system, cluster, 2, consistency::quorum), "k"), "two");
+  // A restarted replica serves its part of a quorum read once it has applied
+  // what its log held (docs/consistency.md); two of three restarted, so the
+  // first quorum reads may answer unavailable, never a stale value.
+  auto quorum3 = level_client(system, cluster, 2, consistency::quorum);
+  std::string seen = read_v(*quorum3, "k");
+  CAF_CHECK(seen == "two" || seen == "unavailable");
+  CAF_CHECK_EQUAL(read_until(*quorum3, "k", "two"), "two");
   stop_all(cluster);
 }
 
