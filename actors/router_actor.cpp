@@ -336,14 +336,27 @@ void ask_replica(router_pointer self, std::shared_ptr<replica_ask> ask, uint32_t
       case redirect_step::kind::forward:
         return ask_replica(self, ask, attempt + 1, step.target);
       case redirect_step::kind::retry_local:
-        after(self, step.delay_ms, [=] { ask_replica(self, ask, attempt + 1, 0); });
+        // Never wait past the deadline: the last attempt answers there, well
+        // before the transport gives up on the router.
+        after(self, std::clamp<int64_t>(remaining_ms(self, *ask), 0, step.delay_ms),
+              [=] { ask_replica(self, ask, attempt + 1, 0); });
         return;
     }
   };
+  const bool read_only = is_read(ask->cmd);
   auto on_error = [=](caf::error& err) {
     if (shard < self->state.leaders_.size()) self->state.leaders_[shard] = 0;
     reply failed;
-    failed.st = shard_failure(self, err, ask->timeout_ms);
+    if (err == caf::sec::request_timeout && read_only) {
+      // A read changes nothing, so its outcome is never unknown: the leader
+      // it waited on (a ReadIndex it could not confirm) did not answer.
+      failed.st = {error_code::unavailable,
+                   "no leader of shard " + std::to_string(shard) +
+                       " confirmed a read before the deadline (a majority of its replicas may "
+                       "be down or unreachable)"};
+    } else {
+      failed.st = shard_failure(self, err, ask->timeout_ms);
+    }
     ask->done(std::move(failed), false);
   };
   if (target != 0 && target != me && is_dead(st, target)) {

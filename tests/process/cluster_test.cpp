@@ -808,6 +808,8 @@ CAF_TEST(every level answers as documented with all nodes then one down then a m
   auto local1 = level_client(system, cluster, 1, consistency::local);
   auto refused = local1->update(register_collection, "k", value_map{{"v", "x"}});
   CAF_REQUIRE(!refused.ok());
+  if (refused.error().code() != error_code::invalid_consistency)
+    std::cout << "the local update answered " << refused.error().to_string() << std::endl;
   CAF_CHECK_EQUAL(refused.error().code(), error_code::invalid_consistency);
   auto eventual2 = level_client(system, cluster, 2, consistency::eventual);
   auto accepted = eventual2->insert(register_collection, value_map{{"v", "ev"}}, "e");
