@@ -7,6 +7,7 @@
 // failed, clients hung), 2 bad options.
 //
 // Thread safety: main owns everything; the work runs in actors.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -36,7 +37,8 @@ struct arguments {
 };
 
 void add_options(CLI::App& app, bench_options& o, arguments& a) {
-  app.add_option("--endpoints", a.endpoints, "comma-separated host:port list");
+  app.add_option("--endpoints", a.endpoints,
+                 "comma-separated host:port list; connection i starts at endpoint i mod n");
   app.add_option("--workload", a.workload, "put | get | cas | claim | submit | close | preload");
   app.add_option("--clients", o.clients, "closed-loop clients");
   app.add_option("--connections,--conns", o.connections, "TCP connections (clients spread over them)");
@@ -94,6 +96,14 @@ int run(bench_options& o) {
   connect_options.timeout_ms = o.timeout_ms;
   int code = 0;
   for (uint32_t i = 0; i < o.connections; ++i) {
+    // Connections spread over the endpoints (connection i starts at endpoint
+    // i mod n and fails over to the others), as etcd's benchmark does: a
+    // cluster's load lands on every node, not on the first one listed.
+    connect_options.endpoints = o.endpoints;
+    std::rotate(connect_options.endpoints.begin(),
+                connect_options.endpoints.begin() +
+                    static_cast<std::ptrdiff_t>(i % o.endpoints.size()),
+                connect_options.endpoints.end());
     auto connected = velocity::connect_remote(system, connect_options);
     if (!connected.ok()) {
       std::cerr << "error: " << connected.error().to_string() << "\n";
