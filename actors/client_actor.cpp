@@ -2,6 +2,10 @@
 // wire ids, deadlines and reconnects. Frame and payload coding live in
 // protocols/framing.hpp and actors/transport_codec.cpp.
 //
+// Deadlines: each pending request carries its own; one expire timer runs while
+// any is pending and answers the overdue ones (not one CAF timer per request:
+// each is an event on CAF's clock thread and a message back, per request).
+//
 // Actor safety: state is touched only by the broker itself.
 // Invariants: `pending` holds exactly the requests written to the current
 // connection and not yet answered; it is emptied (answered with unavailable)
@@ -12,6 +16,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <future>
 #include <map>
 #include <memory>
@@ -33,10 +38,16 @@ constexpr size_t read_chunk_bytes_max = 64 << 10;
 // The server answers timeouts itself (router at timeout_ms, transport shortly
 // after); expire locally only later, so its reply normally wins.
 constexpr uint32_t server_grace_ms = 500;
+// How often pending requests are checked against their deadlines: a request
+// the server never answers fails at most this long after timeout + grace.
+constexpr auto expire_period = std::chrono::milliseconds{100};
+
+using steady = std::chrono::steady_clock;
 
 struct pending_call {
   uint64_t caller_id = 0;
   caf::typed_response_promise<client_response> promise;
+  steady::time_point deadline;  // timeout + server_grace_ms after it was sent
 };
 
 struct client_actor_state {
@@ -51,6 +62,7 @@ struct client_actor_state {
   bool reconnect_scheduled = false;
   uint32_t connects_settling = 0;
   std::optional<caf::error> exit_deferred;  // an exit that waits for settled_atom
+  bool expire_scheduled = false;
 };
 
 using client_pointer = client_broker_actor::stateful_broker_pointer<client_actor_state>;
@@ -118,6 +130,13 @@ void on_exit(client_pointer self, caf::exit_msg& msg) {
   self->quit(std::move(msg.reason));
 }
 
+void schedule_expire(client_pointer self) {
+  auto& st = self->state;
+  if (st.expire_scheduled || st.pending.empty()) return;
+  st.expire_scheduled = true;
+  self->delayed_send(self, expire_period, expire_atom::value);
+}
+
 caf::typed_response_promise<client_response> on_request(client_pointer self,
                                                         client_request request) {
   auto& st = self->state;
@@ -145,10 +164,31 @@ caf::typed_response_promise<client_response> on_request(client_pointer self,
   auto& buffer = self->wr_buf(*st.connection);
   buffer.insert(buffer.end(), frame.begin(), frame.end());
   self->flush(*st.connection);
-  st.pending.emplace(wire_id, pending_call{caller_id, promise});
-  self->delayed_send(self, std::chrono::milliseconds{uint64_t{timeout_ms} + server_grace_ms},
-                     expire_atom::value, wire_id);
+  st.pending.emplace(wire_id, pending_call{caller_id, promise,
+                                           steady::now() + std::chrono::milliseconds{
+                                                               uint64_t{timeout_ms} +
+                                                               server_grace_ms}});
+  schedule_expire(self);
   return promise;
+}
+
+// Answers the pending requests past their deadline with timeout; runs again
+// while any is pending.
+void expire_overdue(client_pointer self) {
+  auto& st = self->state;
+  st.expire_scheduled = false;
+  auto now = steady::now();
+  for (auto i = st.pending.begin(); i != st.pending.end();) {
+    if (i->second.deadline > now) {
+      ++i;
+      continue;
+    }
+    auto call = std::move(i->second);
+    i = st.pending.erase(i);
+    call.promise.deliver(error_response(call.caller_id, error_code::timeout,
+                                        "no response within the request timeout"));
+  }
+  schedule_expire(self);
 }
 
 void on_data(client_pointer self, const std::vector<char>& bytes) {
@@ -197,15 +237,7 @@ client_broker_actor::behavior_type client_impl(client_pointer self, client_actor
         ++st.reconnect_attempts;
         if (!try_connect(self).ok()) schedule_reconnect(self);
       },
-      [=](expire_atom, uint64_t wire_id) {
-        auto& pending = self->state.pending;
-        auto i = pending.find(wire_id);
-        if (i == pending.end()) return;
-        auto call = std::move(i->second);
-        pending.erase(i);
-        call.promise.deliver(error_response(call.caller_id, error_code::timeout,
-                                            "no response within the request timeout"));
-      },
+      [=](expire_atom) { expire_overdue(self); },
       [=](settled_atom) {
         auto& st = self->state;
         --st.connects_settling;

@@ -54,6 +54,7 @@ struct client_actor_options {
 };
 
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+// Time to answer the requests past their deadline (one timer while any wait).
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 // The multiplexer round in which a connection was opened has ended.
 using settled_atom = caf::atom_constant<caf::atom("settled")>;
@@ -61,7 +62,7 @@ using settled_atom = caf::atom_constant<caf::atom("settled")>;
 // The broker's full interface: the router interface plus its own timers and
 // socket events. Hand out only the router_actor part.
 using client_broker_actor =
-    router_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<expire_atom, uint64_t>,
+    router_actor::extend<caf::reacts_to<reconnect_atom>, caf::reacts_to<expire_atom>,
                          caf::reacts_to<settled_atom>>::extend_with<caf::io::connection_handler>;
 
 // "host:port" -> (host, port). invalid_argument naming the endpoint otherwise.

@@ -213,7 +213,13 @@ void ask_once(router_pointer self, const replica_ask& ask, raft::node_id node,
     answered(failed);
   };
   if (node == 0 || node == st.options_.node || !st.options_.mux) {
-    self->request(st.options_.shards.at(ask.shard), timeout, apply_atom::value,
+    // This node's replica answers a local or eventual read at once from its
+    // applied state (or refuses it at once), so no CAF timeout: each one is
+    // two events on CAF's clock thread. A quorum read part may wait for the
+    // commit index and keeps it.
+    bool at_once = ask.level == consistency::local || ask.level == consistency::eventual;
+    self->request(st.options_.shards.at(ask.shard),
+                  at_once ? caf::duration{caf::infinite} : caf::duration{timeout}, apply_atom::value,
                   shard_request{ask.cmd, ask.level})
         .then([answered](shard_reply& r) { answered(r); }, on_error);
   } else {

@@ -3,8 +3,12 @@
 //
 // A connection broker turns bytes into frames (frame_decoder), frames into
 // client_request values (decode_client_request), asks the router with a
-// timeout and writes each client_response as soon as it arrives, so responses
-// leave in completion order, not request order. A bad length prefix or a frame
+// deadline and writes each client_response as soon as it arrives, so responses
+// leave in completion order, not request order. Deadlines are kept here, not
+// as one CAF request timeout per request (each of those is two events on
+// CAF's clock thread, a thread wake-up apiece): a sweep that runs while
+// requests wait answers the overdue ones with timeout, and their late replies
+// are dropped. A bad length prefix or a frame
 // without a readable requestId stops reading; the requests accepted before it
 // are still answered and flushed, then the connection closes (start_draining).
 //
@@ -22,9 +26,12 @@
 // timers or replies cannot keep an ended broker alive, and a connection
 // broker never closes its socket while a registration for reading may still be
 // unapplied (its first round, or a trigger before switched_atom).
+#include <chrono>
 #include <future>
 #include <memory>
 #include <set>
+#include <unordered_map>
+#include <vector>
 
 #include "actors/broker_exit.hpp"
 #include "actors/metrics.hpp"
@@ -44,10 +51,26 @@ constexpr size_t read_chunk_bytes_max = 64 << 10;
 // The router answers timeouts itself at the request's timeout; wait a little
 // longer so its reply (with its message) wins over our own timeout.
 constexpr uint32_t router_grace_ms = 250;
+// How often a connection with requests at the router looks for overdue ones:
+// a request the router never answers is answered at most this much after
+// its deadline plus router_grace_ms.
+constexpr auto sweep_period = std::chrono::milliseconds{100};
+
+using steady = std::chrono::steady_clock;
+
+// A request handed to the router and not answered yet.
+struct waiting_request {
+  uint64_t request_id = 0;  // the client's
+  uint32_t timeout_ms = 0;
+  steady::time_point deadline;  // timeout_ms + router_grace_ms after it left
+};
 
 struct connection_state {
   frame_decoder decoder;
-  size_t in_flight = 0;
+  size_t in_flight = 0;  // == waiting.size()
+  std::unordered_map<uint64_t, waiting_request> waiting;  // by our sequence number
+  uint64_t next_sequence = 0;
+  bool sweep_scheduled = false;
   uint64_t unsent_bytes = 0;  // written by us, not yet on the socket
   bool reading = true;         // the last halt/trigger we issued was a trigger
   bool switch_pending = false;  // that halt/trigger is not yet applied by the multiplexer
@@ -61,6 +84,7 @@ struct connection_state {
 };
 
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 // The multiplexer has applied our last halt/trigger (see update_reading).
 using switched_atom = caf::atom_constant<caf::atom("switched")>;
 
@@ -185,6 +209,42 @@ void start_draining(connection_broker* self, bool drop_queued_frames) {
   while (drop_queued_frames && st.decoder.has_frame()) st.decoder.pop_frame();
 }
 
+// One sweep timer per connection, only while requests wait at the router.
+void schedule_sweep(connection_broker* self) {
+  auto& st = self->state;
+  if (st.sweep_scheduled || st.waiting.empty()) return;
+  st.sweep_scheduled = true;
+  self->delayed_send(self, sweep_period, sweep_atom::value);
+}
+
+// Answers the requests whose deadline (plus the router's grace) has passed
+// with timeout, as a CAF request timeout used to.
+void sweep_overdue(connection_broker* self, caf::io::connection_handle hdl,
+                   const std::shared_ptr<const shared_settings>& settings) {
+  auto& st = self->state;
+  st.sweep_scheduled = false;
+  auto now = steady::now();
+  std::vector<waiting_request> overdue;
+  for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    if (i->second.deadline > now) {
+      ++i;
+      continue;
+    }
+    overdue.push_back(i->second);
+    i = st.waiting.erase(i);
+    --st.in_flight;
+  }
+  if (!st.closing) {
+    for (const auto& late : overdue)
+      send_response(self, hdl, settings,
+                    error_response(late.request_id, error_code::timeout,
+                                   "no reply from the router within " +
+                                       std::to_string(late.timeout_ms) + " ms"));
+    if (!overdue.empty()) drain_frames(self, hdl, settings);
+  }
+  schedule_sweep(self);
+}
+
 void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
                   const std::shared_ptr<const shared_settings>& settings,
                   const std::string& payload) {
@@ -204,26 +264,30 @@ void handle_frame(connection_broker* self, caf::io::connection_handle hdl,
   auto id = request.request_id;
   auto timeout_ms =
       request.timeout_ms != 0 ? request.timeout_ms : settings->options.request_timeout_ms_default;
-  ++self->state.in_flight;
-  auto done = [self, hdl, settings](const client_response& response) {
-    auto& st = self->state;
-    --st.in_flight;
-    if (st.closing) return;
+  auto& st = self->state;
+  uint64_t sequence = ++st.next_sequence;
+  st.waiting.emplace(sequence,
+                     waiting_request{id, timeout_ms,
+                                     steady::now() + std::chrono::milliseconds{
+                                                         uint64_t{timeout_ms} + router_grace_ms}});
+  ++st.in_flight;
+  schedule_sweep(self);
+  auto done = [self, hdl, settings, sequence](const client_response& response) {
+    auto& state = self->state;
+    // Answered already by the sweep: the router's late reply is dropped.
+    if (state.waiting.erase(sequence) == 0) return;
+    --state.in_flight;
+    if (state.closing) return;
     send_response(self, hdl, settings, response);
     drain_frames(self, hdl, settings);
   };
-  self->request(settings->router, std::chrono::milliseconds{uint64_t{timeout_ms} + router_grace_ms},
-                request_atom::value,
-                std::move(request))
+  // No CAF timeout: the router answers by the deadline, and the sweep covers
+  // a router that does not (sweep_overdue).
+  self->request(settings->router, caf::infinite, request_atom::value, std::move(request))
       .then([done](const client_response& response) { done(response); },
-            [done, id, timeout_ms](caf::error& err) {
-              if (err == caf::sec::request_timeout)
-                done(error_response(id, error_code::timeout,
-                                    "no reply from the router within " +
-                                        std::to_string(timeout_ms) + " ms"));
-              else
-                done(error_response(id, error_code::unavailable,
-                                    "router failed: " + caf::to_string(err)));
+            [done, id](caf::error& err) {
+              done(error_response(id, error_code::unavailable,
+                                  "router failed: " + caf::to_string(err)));
             });
 }
 
@@ -291,6 +355,7 @@ caf::behavior connection_impl(connection_broker* self, caf::io::connection_handl
         st.active_since_check = false;
         self->delayed_send(self, idle_period, idle_atom::value);
       },
+      [=](sweep_atom) { sweep_overdue(self, hdl, settings); },
       [=](switched_atom) {
         self->state.switch_pending = false;
         if (self->state.closing) {

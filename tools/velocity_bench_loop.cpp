@@ -21,9 +21,9 @@ namespace {
 
 using start_atom = caf::atom_constant<caf::atom("start")>;
 
-// Extra time beyond the request's own timeout before the CAF request gives
-// up, so the node's (or the client actor's) timeout reply normally wins.
-constexpr uint32_t request_grace_ms = 1000;
+// Requests to the target carry no CAF timeout: the client actor (or a
+// node's router) answers every request by its own deadline, and a CAF timeout
+// per request would cost two events on CAF's clock thread.
 
 constexpr std::string_view job_colony = "colony-0";
 constexpr std::string_view job_executor_type = "et-0";
@@ -208,8 +208,7 @@ void end_operation(loop_actor* self, outcome result, std::string error_text) {
 void send_request(loop_actor* self, client_request request) {
   auto& st = self->state;
   ++st.op_requests;
-  auto wait = std::chrono::milliseconds{uint64_t{st.plan->options.timeout_ms} + request_grace_ms};
-  self->request(st.target, wait, request_atom::value, std::move(request))
+  self->request(st.target, caf::infinite, request_atom::value, std::move(request))
       .then(
           [self](const client_response& response) {
             client_request next;
@@ -271,8 +270,7 @@ void preload_fill(preload_actor* self) {
     request.body = st.make(st.next);
     st.next += st.stride;
     ++st.in_flight;
-    auto wait = std::chrono::milliseconds{uint64_t{st.timeout_ms} + request_grace_ms};
-    self->request(st.target, wait, request_atom::value, std::move(request))
+    self->request(st.target, caf::infinite, request_atom::value, std::move(request))
         .then(
             [self](const client_response& response) {
               auto& s = self->state;
