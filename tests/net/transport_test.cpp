@@ -130,6 +130,14 @@ CAF_TEST(a router that does not answer in time gives a timeout response) {
   CAF_REQUIRE(response.has_value());
   CAF_CHECK_EQUAL(response->request_id, 8u);
   CAF_CHECK(response->result.st.code() == error_code::timeout);
+  auto message = response->result.st.message();
+  CAF_CHECK_EQUAL(message, "no reply from the router within 100 ms");
+  // The expired request no longer holds a slot: the connection keeps serving.
+  CAF_REQUIRE(s.send_request(get_request(9, "after-timeout")));
+  auto next = s.read_response();
+  CAF_REQUIRE(next.has_value());
+  CAF_CHECK_EQUAL(next->request_id, 9u);
+  CAF_CHECK(next->result.st.ok());
 }
 
 CAF_TEST(garbage bytes close that connection and others keep working) {
