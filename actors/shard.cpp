@@ -408,7 +408,7 @@ void handle_request(shard_pointer self, command cmd, consistency level,
   if (level != consistency::strong && is_read(cmd)) {
     st.requests_.emplace(request, pending_request{promise, std::move(cmd), 0});
     read_here(self, request, level);
-    schedule_flush(self);
+    // Nothing to batch or persist: the read's effect is ready now.
     carry_out(self);
     return;
   }
