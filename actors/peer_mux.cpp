@@ -1,8 +1,14 @@
 // The peer mux (see peer_mux.hpp).
 //
+// Deadlines: forwards in both directions expire on the mux's tick (a count of
+// ticks, no clock), not through one CAF timer each: a CAF timer is an event on
+// CAF's clock thread, and a 60 s safety net per forward kept hundreds of
+// thousands of them queued there under load.
+//
 // Actor safety: state is touched only by the mux.
 #include "actors/peer_mux.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <unordered_map>
@@ -26,12 +32,32 @@ struct peer_mux_state {
   // Raft messages waiting for the flush, per destination node, in order.
   std::map<raft::node_id, std::vector<raft::shard_messages>> outbound_;
   bool flush_scheduled_ = false;
-  std::unordered_map<uint64_t, caf::typed_response_promise<shard_reply>> pending_;
+  // Our forwards waiting for the other node's reply, by correlation.
+  struct pending_forward {
+    caf::typed_response_promise<shard_reply> promise;
+    uint64_t expires_at_tick = 0;
+  };
+  std::unordered_map<uint64_t, pending_forward> pending_;
+  // Other nodes' forwards waiting for our shard, by a local serial number:
+  // the request's addressing (payload dropped) and when it expires.
+  struct served_forward {
+    peer_message request;
+    uint64_t expires_at_tick = 0;
+  };
+  std::unordered_map<uint64_t, served_forward> serving_;
+  uint64_t next_served_ = 0;
+  uint64_t ticks_ = 0;
   uint64_t next_correlation_ = 0;
   uint64_t dropped_inbound_ = 0;  // undecodable or misaddressed payloads
 };
 
 using mux_pointer = peer_mux_actor::stateful_pointer<peer_mux_state>;
+
+// peer_mux_forward_timeout_ms in ticks (at least one).
+uint64_t forward_timeout_ticks(const peer_mux_state& st) {
+  uint64_t tick_ms = std::max<uint64_t>(st.options_.tick_ms, 1);
+  return std::max<uint64_t>(peer_mux_forward_timeout_ms / tick_ms, 1);
+}
 
 reply error_reply(status st) {
   reply r;
@@ -147,18 +173,62 @@ void serve_forward(mux_pointer self, const peer_message& in) {
                                       "node " + std::to_string(st.options_.node) +
                                           " holds no replica of shard " +
                                           std::to_string(in.shard)}));
-  self->request(st.shards_[in.shard], std::chrono::milliseconds{peer_mux_forward_timeout_ms},
-                apply_atom::value, shard_request{std::move(cmd.value()), in.level})
-      .then([self, in](const shard_reply& r) {
-              reply_forward(self, in, r.result, r.leader, r.never_applied, r.applied);
-            },
-            [self, in](caf::error& err) {
-              // The shard may have proposed it before it stopped answering.
-              reply_forward(self, in,
-                            error_reply({error_code::timeout,
-                                         "outcome unknown: the shard did not answer: " +
-                                             self->system().render(err)}));
-            });
+  uint64_t serial = ++st.next_served_;
+  peer_message head;
+  head.from = in.from;
+  head.shard = in.shard;
+  head.correlation = in.correlation;
+  st.serving_.emplace(serial, peer_mux_state::served_forward{std::move(head),
+                                                             st.ticks_ + forward_timeout_ticks(st)});
+  // No CAF timeout: expire_forwards answers it if the shard never does.
+  self->request(st.shards_[in.shard], caf::infinite, apply_atom::value,
+                shard_request{std::move(cmd.value()), in.level})
+      .then(
+          [self, serial](const shard_reply& r) {
+            auto it = self->state.serving_.find(serial);
+            if (it == self->state.serving_.end()) return;  // expired
+            auto request = std::move(it->second.request);
+            self->state.serving_.erase(it);
+            reply_forward(self, request, r.result, r.leader, r.never_applied, r.applied);
+          },
+          [self, serial](caf::error& err) {
+            auto it = self->state.serving_.find(serial);
+            if (it == self->state.serving_.end()) return;
+            auto request = std::move(it->second.request);
+            self->state.serving_.erase(it);
+            // The shard may have proposed it before it stopped answering.
+            reply_forward(self, request,
+                          error_reply({error_code::timeout,
+                                       "outcome unknown: the shard did not answer: " +
+                                           self->system().render(err)}));
+          });
+}
+
+// Answers the forwards, ours and other nodes', that waited longer than
+// peer_mux_forward_timeout_ms (counted in ticks).
+void expire_forwards(mux_pointer self) {
+  auto& st = self->state;
+  for (auto it = st.pending_.begin(); it != st.pending_.end();) {
+    if (it->second.expires_at_tick > st.ticks_) {
+      ++it;
+      continue;
+    }
+    it->second.promise.deliver(shard_reply{error_reply(
+        {error_code::timeout, "outcome unknown: no reply from the leader's node within " +
+                                  std::to_string(peer_mux_forward_timeout_ms) + " ms"})});
+    it = st.pending_.erase(it);
+  }
+  for (auto it = st.serving_.begin(); it != st.serving_.end();) {
+    if (it->second.expires_at_tick > st.ticks_) {
+      ++it;
+      continue;
+    }
+    reply_forward(self, it->second.request,
+                  error_reply({error_code::timeout,
+                               "outcome unknown: the shard did not answer within " +
+                                   std::to_string(peer_mux_forward_timeout_ms) + " ms"}));
+    it = st.serving_.erase(it);
+  }
 }
 
 void complete_forward(mux_pointer self, const peer_message& in) {
@@ -180,7 +250,7 @@ void complete_forward(mux_pointer self, const peer_message& in) {
                                                        std::to_string(in.from) + ": " +
                                                        r.error().message()});
   }
-  it->second.deliver(std::move(out));
+  it->second.promise.deliver(std::move(out));
   st.pending_.erase(it);
 }
 
@@ -223,10 +293,10 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
           return promise;
         }
         uint64_t correlation = ++st.next_correlation_;
-        st.pending_.emplace(correlation, promise);
-        // A forward written to a link that then dies gets no reply: expire it.
-        self->delayed_send(self, std::chrono::milliseconds{peer_mux_forward_timeout_ms},
-                           mux_expire_atom::value, correlation);
+        // A forward written to a link that then dies gets no reply:
+        // expire_forwards answers it.
+        st.pending_.emplace(correlation, peer_mux_state::pending_forward{
+                                             promise, st.ticks_ + forward_timeout_ticks(st)});
         peer_message out;
         out.to = f.node;
         out.kind = payload_kind::forward_request;
@@ -243,15 +313,9 @@ peer_mux_actor::behavior_type peer_mux_impl(mux_pointer self, peer_mux_options o
         self->send(self->state.transport_, peer_send_atom::value, std::move(out));
       },
       [=](mux_flush_atom) { flush(self); },
-      [=](mux_expire_atom, uint64_t correlation) {
-        auto it = self->state.pending_.find(correlation);
-        if (it == self->state.pending_.end()) return;
-        it->second.deliver(shard_reply{error_reply(
-            {error_code::timeout, "outcome unknown: no reply from the leader's node within " +
-                                      std::to_string(peer_mux_forward_timeout_ms) + " ms"})});
-        self->state.pending_.erase(it);
-      },
       [=](mux_tick_atom) {
+        ++self->state.ticks_;
+        expire_forwards(self);
         for (auto& shard : self->state.shards_)
           if (shard) self->send(shard, raft_tick_atom::value);
         self->delayed_send(self, std::chrono::milliseconds{self->state.options_.tick_ms},

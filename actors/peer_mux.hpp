@@ -60,7 +60,6 @@ using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using mux_flush_atom = caf::atom_constant<caf::atom("mux_flush")>;
 using mux_tick_atom = caf::atom_constant<caf::atom("mux_tick")>;
 using mux_attach_atom = caf::atom_constant<caf::atom("mux_attch")>;
-using mux_expire_atom = caf::atom_constant<caf::atom("mux_expir")>;
 using gossip_in_atom = caf::atom_constant<caf::atom("gossip_in")>;
 using gossip_out_atom = caf::atom_constant<caf::atom("gossip_out")>;
 
@@ -90,7 +89,6 @@ using peer_mux_actor = caf::typed_actor<
     caf::reacts_to<peer_deliver_atom, peer_message>,                      // from the transport
     caf::replies_to<forward_atom, forwarded_command>::with<shard_reply>,  // from the router
     caf::reacts_to<mux_flush_atom>, caf::reacts_to<mux_tick_atom>,         // to itself
-    caf::reacts_to<mux_expire_atom, uint64_t>,                             // to itself
     caf::reacts_to<gossip_out_atom, peer_message>,                        // from the gossiper
     caf::reacts_to<mux_attach_atom, peer_mux_attachment>>;                // from the node
 

@@ -25,12 +25,44 @@ peer_transport_actor::behavior_type recording_transport(peer_transport_actor::po
   };
 }
 
+// A shard that takes every request and answers none of them until a
+// snapshot chunk arrives (the test's trigger for late answers).
+shard_actor::behavior_type silent_shard(
+    shard_actor::pointer self, std::vector<caf::typed_response_promise<shard_reply>>* held) {
+  return {
+      [=](apply_atom, shard_request&) -> caf::typed_response_promise<shard_reply> {
+        held->push_back(self->make_response_promise<shard_reply>());
+        return held->back();
+      },
+      [=](schema_atom, const std::string&) { return schema_reply{}; },
+      [=](shard_info_atom) { return shard_info{}; },
+      [=](shard_handoff_atom) { return uint64_t{0}; },
+      [=](shard_flush_atom) {},
+      [=](raft_step_atom, const raft_messages&) {},
+      [=](raft_tick_atom) {},
+      [=](snap_in_atom, const snapshot_wire&) {
+        for (auto& promise : *held) promise.deliver(shard_reply{});
+      },
+  };
+}
+
+// Tick length for the expiry tests: peer_mux_forward_timeout_ms is 6 ticks.
+constexpr uint32_t long_tick_ms = peer_mux_forward_timeout_ms / 6;
+
 struct mux_fixture : test_coordinator_fixture<> {
   std::vector<peer_message> sent;
   peer_transport_actor transport = sys.spawn(recording_transport, &sent);
 
   forwarded_command get_on_node_2() {
     return forwarded_command{2, 0, cmd::get{"jobs", "a"}};
+  }
+
+  // Lets `ticks` mux ticks (and whatever is due with them) happen.
+  void tick(int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+      sched.trigger_timeout();
+      sched.run();
+    }
   }
 
   // A reply from node 2 to the request with this correlation.
@@ -82,6 +114,71 @@ CAF_TEST(a reply to a forward of the previous incarnation does not answer a new 
   auto expected = error_code::ok;
   CAF_CHECK_EQUAL(static_cast<int>(answered), static_cast<int>(expected));
   anon_send_exit(second, caf::exit_reason::kill);
+  anon_send_exit(transport, caf::exit_reason::kill);
+  sched.run();
+}
+
+CAF_TEST(a forward that gets no reply answers timeout after the forward timeout and ignores a late reply) {
+  auto mux = spawn_peer_mux(sys, {1, long_tick_ms, 1000});
+  anon_send(mux, mux_attach_atom::value, peer_mux_attachment{transport, {}});
+  sched.run();
+  auto handle = self->request(mux, caf::infinite, forward_atom::value, get_on_node_2());
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent.size(), 1u);
+  uint64_t correlation = sent.back().correlation;
+  tick(5);
+  CAF_CHECK(self->mailbox().empty());  // 5 of 6 ticks: still waiting
+  tick(1);
+  error_code code = error_code::ok;
+  std::string message;
+  handle.receive(
+      [&](const shard_reply& r) {
+        code = r.result.st.code();
+        message = r.result.st.message();
+      },
+      [&](caf::error& e) { CAF_FAIL("forward failed: " << sys.render(e)); });
+  CAF_CHECK_EQUAL(static_cast<int>(code), static_cast<int>(error_code::timeout));
+  CAF_CHECK_EQUAL(message, "outcome unknown: no reply from the leader's node within 60000 ms");
+  // The reply that finally arrives finds nobody waiting (and does not crash).
+  anon_send(mux, peer_deliver_atom::value, reply_from_node_2(correlation, error_code::ok));
+  sched.run();
+  anon_send_exit(mux, caf::exit_reason::kill);
+  anon_send_exit(transport, caf::exit_reason::kill);
+  sched.run();
+}
+
+CAF_TEST(a forward from another node that our shard never answers gets a timeout reply) {
+  std::vector<caf::typed_response_promise<shard_reply>> held;
+  auto shard = sys.spawn(silent_shard, &held);
+  auto mux = spawn_peer_mux(sys, {1, long_tick_ms, 1000});
+  anon_send(mux, mux_attach_atom::value, peer_mux_attachment{transport, {shard}});
+  sched.run();
+  peer_message in;
+  in.from = 2;
+  in.to = 1;
+  in.kind = payload_kind::forward_request;
+  in.shard = 0;
+  in.correlation = 77;
+  in.payload = encode_command(command{cmd::get{"jobs", "a"}});
+  anon_send(mux, peer_deliver_atom::value, in);
+  sched.run();
+  CAF_REQUIRE_EQUAL(held.size(), 1u);
+  tick(5);
+  CAF_CHECK(sent.empty());
+  tick(1);
+  CAF_REQUIRE_EQUAL(sent.size(), 1u);
+  CAF_CHECK_EQUAL(sent[0].to, 2u);
+  CAF_CHECK(sent[0].kind == payload_kind::forward_reply);
+  CAF_CHECK_EQUAL(sent[0].correlation, 77u);
+  auto r = decode_reply(sent[0].payload);
+  CAF_REQUIRE(r.ok());
+  CAF_CHECK_EQUAL(static_cast<int>(r->st.code()), static_cast<int>(error_code::timeout));
+  // The shard's late answer is dropped: node 2 hears once.
+  anon_send(shard, snap_in_atom::value, snapshot_wire{});
+  sched.run();
+  CAF_CHECK_EQUAL(sent.size(), 1u);
+  anon_send_exit(mux, caf::exit_reason::kill);
+  anon_send_exit(shard, caf::exit_reason::kill);
   anon_send_exit(transport, caf::exit_reason::kill);
   sched.run();
 }
