@@ -65,6 +65,17 @@ struct mux_fixture : test_coordinator_fixture<> {
     }
   }
 
+  // Node 2 forwards a get on shard 0 to us.
+  peer_message request_from_node_2(uint64_t correlation) {
+    peer_message m{};
+    m.from = 2;
+    m.to = 1;
+    m.kind = payload_kind::forward_request;
+    m.correlation = correlation;
+    m.payload = encode_command(command{cmd::get{"jobs", "a"}});
+    return m;
+  }
+
   // A reply from node 2 to the request with this correlation.
   peer_message reply_from_node_2(uint64_t correlation, error_code code) {
     peer_message m;
@@ -153,14 +164,7 @@ CAF_TEST(a forward from another node that our shard never answers gets a timeout
   auto mux = spawn_peer_mux(sys, {1, long_tick_ms, 1000});
   anon_send(mux, mux_attach_atom::value, peer_mux_attachment{transport, {shard}});
   sched.run();
-  peer_message in;
-  in.from = 2;
-  in.to = 1;
-  in.kind = payload_kind::forward_request;
-  in.shard = 0;
-  in.correlation = 77;
-  in.payload = encode_command(command{cmd::get{"jobs", "a"}});
-  anon_send(mux, peer_deliver_atom::value, in);
+  anon_send(mux, peer_deliver_atom::value, request_from_node_2(77));
   sched.run();
   CAF_REQUIRE_EQUAL(held.size(), 1u);
   tick(5);
